@@ -1,0 +1,47 @@
+# The two commands a user needs are `make run` and `make test`; everything else is a convenience.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# uv from PATH, else a private copy installed from PyPI into .tools/
+UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
+RUN := $(UV) run --frozen --no-sync
+LANDING ?= data/landing
+WAREHOUSE ?= data/warehouse.duckdb
+DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+export DAGSTER_HOME
+
+.PHONY: help setup run demo-data test lint ui clean
+
+help:
+	@echo "make run    - load $(LANDING) (demo data if it holds no survey files) into $(WAREHOUSE)"
+	@echo "make test   - the whole test suite (pytest + dbt build on fixtures)"
+	@echo "make ui     - Dagster UI on http://127.0.0.1:3000"
+	@echo "make lint   - ruff and sqlfluff"
+
+$(UV):
+	python3 -m pip install --quiet --disable-pip-version-check --target $(CURDIR)/.tools uv
+
+setup: $(UV)
+	$(UV) sync --frozen
+
+run: setup
+	$(RUN) nps-warehouse demo-data --landing $(LANDING) --if-empty
+	$(RUN) nps-warehouse run --landing $(LANDING) --warehouse $(WAREHOUSE)
+
+demo-data: setup
+	$(RUN) nps-warehouse demo-data --landing $(LANDING)
+
+test: setup
+	$(RUN) pytest
+
+lint: setup
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) sqlfluff lint models macros
+
+ui: setup
+	NPS_LANDING_DIR=$(abspath $(LANDING)) NPS_WAREHOUSE=$(abspath $(WAREHOUSE)) \
+		$(RUN) dagster dev -m orchestration.definitions --host 127.0.0.1 --port 3000
+
+clean:
+	rm -rf target logs .dagster_home data/warehouse.duckdb

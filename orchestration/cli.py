@@ -1,0 +1,135 @@
+"""`nps-warehouse`: the command line the Makefile targets call."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from datetime import date
+from pathlib import Path
+
+from orchestration.settings import DEFAULT_LANDING_DIR, DEFAULT_WAREHOUSE, Settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="nps-warehouse",
+        description="Load survey exports into a DuckDB warehouse, model and validate them.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run the whole pipeline through Dagster")
+    _add_paths(run)
+    run.add_argument("--verbose", action="store_true", help="show Dagster's step logs")
+    run.set_defaults(handler=_run)
+
+    demo = commands.add_parser("demo-data", help="write a realistic demo landing folder")
+    demo.add_argument("--landing", type=Path, default=DEFAULT_LANDING_DIR)
+    demo.add_argument("--responses", type=int, default=50_000, help="about this many rows")
+    demo.add_argument("--seed", type=int, default=42)
+    demo.add_argument(
+        "--end-date", type=date.fromisoformat, default=None, help="last day (default yesterday)"
+    )
+    demo.add_argument(
+        "--if-empty",
+        action="store_true",
+        help="only write when the landing folder holds no survey files yet",
+    )
+    demo.set_defaults(handler=_demo_data)
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if getattr(args, "verbose", False) else logging.ERROR,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if not getattr(args, "verbose", False):
+        # Dagster's loggers reach the root handler at INFO (dagster-dbt logs every dbt command);
+        # the run's own console logger still reports errors, and the UI keeps everything.
+        logging.getLogger("dagster").propagate = False
+    return args.handler(args)
+
+
+def _add_paths(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--landing", type=Path, default=None, help=f"landing folder (default {DEFAULT_LANDING_DIR})"
+    )
+    parser.add_argument(
+        "--warehouse", type=Path, default=None, help=f"DuckDB file (default {DEFAULT_WAREHOUSE})"
+    )
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    base = Settings.from_env()
+    return Settings(
+        landing_dir=(args.landing or base.landing_dir).resolve(),
+        warehouse_path=(args.warehouse or base.warehouse_path).resolve(),
+    )
+
+
+def _run(args: argparse.Namespace) -> int:
+    from orchestration.pipeline import run_pipeline, summarise_warehouse
+
+    settings = _settings(args)
+    if not settings.landing_dir.is_dir():
+        print(f"landing folder not found: {settings.landing_dir}", file=sys.stderr)
+        return 2
+    outcome = run_pipeline(settings, verbose=args.verbose)
+    print(
+        f"Dagster run {outcome.run_id}"
+        + (f" (log: {outcome.log_path})" if outcome.log_path else "")
+    )
+    try:
+        summary = summarise_warehouse(settings.warehouse_path, outcome.run_id)
+    except Exception as exc:  # the marts may not exist when the run failed early
+        summary = None
+        print(f"  (no summary: {exc.__class__.__name__}: {str(exc).splitlines()[0]})")
+    if summary:
+        print(
+            f"Files loaded this run: {summary.files_loaded_this_run} "
+            f"({summary.rows_loaded_this_run} rows)"
+        )
+        for source_file, error in summary.files_failed_this_run.items():
+            print(f"  FAILED {error or source_file}")
+        print(
+            f"Warehouse totals: {summary.files_in_warehouse} files, "
+            f"{summary.landed_rows} rows landed = {summary.accepted_rows} accepted + "
+            f"{sum(summary.quarantined_by_reason.values())} quarantined + "
+            f"{summary.duplicate_rows} duplicates"
+        )
+        for reason, rows in summary.quarantined_by_reason.items():
+            print(f"  quarantined {reason}: {rows}")
+        nps = "n/a" if summary.overall_nps is None else f"{summary.overall_nps:+.1f}"
+        print(f"Overall NPS: {nps}")
+    for failure in outcome.step_failures:
+        print(f"STEP FAILED {failure}")
+    for check in outcome.failed_checks:
+        print(f"CHECK FAILED {check.asset}:{check.check} {_short(check.metadata)}")
+    for check in outcome.warning_checks:
+        print(f"check warning {check.asset}:{check.check}")
+    print(f"Warehouse: {settings.warehouse_path}")
+    ok = outcome.ok and not (summary and summary.files_failed_this_run)
+    print("OK" if ok else "FAILED")
+    return 0 if ok else 1
+
+
+def _short(metadata: dict) -> str:
+    text = ", ".join(f"{k}={v}" for k, v in metadata.items())
+    return text if len(text) < 400 else text[:400] + "..."
+
+
+def _demo_data(args: argparse.Namespace) -> int:
+    from orchestration.demo_data import write_demo_data
+
+    landing: Path = args.landing.resolve()
+    if args.if_empty and any((landing / "nps").rglob("*.*")):
+        print(f"{landing} already holds survey files: no demo data written")
+        return 0
+    summary = write_demo_data(
+        landing, responses=args.responses, seed=args.seed, end_date=args.end_date
+    )
+    print(f"Demo data: {summary.rows} rows in {len(summary.files)} files under {landing}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,40 @@
+"""The Dagster code location: every asset, check, job and resource of the warehouse."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from orchestration.project import dbt_resource, prepare_manifest
+from orchestration.settings import LANDING_ENV, WAREHOUSE_ENV, Settings
+
+prepare_manifest()
+
+from orchestration.assets.dbt import nps_dbt_models  # noqa: E402  (needs the manifest)
+from orchestration.assets.raw import landing_manifest, raw_load_assets  # noqa: E402
+from orchestration.checks import unregistered_reference_ids  # noqa: E402
+from orchestration.resources import LandingResource, WarehouseResource  # noqa: E402
+
+PIPELINE_JOB = "nps_pipeline"
+
+# Paths are read from the environment when a run starts (dg.EnvVar), not when this module is
+# imported, so `nps-warehouse run --warehouse ...` and `dagster dev` both point where they should.
+Settings.from_env().export()
+
+nps_pipeline = dg.define_asset_job(
+    PIPELINE_JOB,
+    selection=dg.AssetSelection.all(),
+    description="Load new landing files, build and test every model, validate every layer.",
+)
+
+defs = dg.Definitions(
+    assets=[*raw_load_assets, landing_manifest, nps_dbt_models],
+    asset_checks=[unregistered_reference_ids],
+    jobs=[nps_pipeline],
+    resources={
+        "warehouse": WarehouseResource(path=dg.EnvVar(WAREHOUSE_ENV)),
+        "landing": LandingResource(path=dg.EnvVar(LANDING_ENV)),
+        "dbt": dbt_resource(),
+    },
+    # in-process: the multiprocess executor re-imports everything for each step
+    executor=dg.in_process_executor,
+)

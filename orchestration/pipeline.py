@@ -1,0 +1,158 @@
+"""Run the whole pipeline through Dagster (recorded in DAGSTER_HOME) and summarise the outcome."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from orchestration.settings import DAGSTER_HOME_ENV, DEFAULT_DAGSTER_HOME, Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    asset: str
+    check: str
+    passed: bool
+    severity: str
+    metadata: dict
+
+
+@dataclass
+class PipelineOutcome:
+    run_id: str
+    success: bool
+    log_path: Path | None = None
+    step_failures: list[str] = field(default_factory=list)
+    checks: list[CheckOutcome] = field(default_factory=list)
+
+    @property
+    def failed_checks(self) -> list[CheckOutcome]:
+        return [c for c in self.checks if not c.passed and c.severity == "ERROR"]
+
+    @property
+    def warning_checks(self) -> list[CheckOutcome]:
+        return [c for c in self.checks if not c.passed and c.severity == "WARN"]
+
+    @property
+    def ok(self) -> bool:
+        return self.success and not self.failed_checks
+
+
+@dataclass(frozen=True)
+class WarehouseSummary:
+    files_loaded_this_run: int
+    rows_loaded_this_run: int
+    files_failed_this_run: dict[str, str]
+    files_in_warehouse: int
+    landed_rows: int
+    accepted_rows: int
+    duplicate_rows: int
+    quarantined_by_reason: dict[str, int]
+    overall_nps: float | None
+
+
+def ensure_dagster_home() -> Path:
+    home = Path(os.environ.get(DAGSTER_HOME_ENV) or DEFAULT_DAGSTER_HOME).resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text("telemetry:\n  enabled: false\n")
+    os.environ[DAGSTER_HOME_ENV] = str(home)
+    return home
+
+
+def run_pipeline(settings: Settings, verbose: bool = False) -> PipelineOutcome:
+    """Materialise every asset and run every check, as one Dagster run in the local instance.
+
+    Unless verbose, the console output of the steps (dbt echoes its whole log) goes to
+    `$DAGSTER_HOME/logs/`, and `log_path` of the outcome says where."""
+    settings.export()
+    home = ensure_dagster_home()
+    import dagster as dg
+
+    from orchestration.definitions import PIPELINE_JOB, defs
+
+    job = defs.resolve_job_def(PIPELINE_JOB)
+    log_path = None
+    with contextlib.ExitStack() as stack:
+        if not verbose:
+            (home / "logs").mkdir(exist_ok=True)
+            log_path = home / "logs" / f"run-{datetime.now(UTC):%Y%m%dT%H%M%S}.log"
+            stream = stack.enter_context(log_path.open("w"))
+            stack.enter_context(contextlib.redirect_stdout(stream))
+            stack.enter_context(contextlib.redirect_stderr(stream))
+        instance = stack.enter_context(dg.DagsterInstance.get())
+        result = job.execute_in_process(
+            instance=instance,
+            raise_on_error=False,
+            run_config={
+                "loggers": {"console": {"config": {"log_level": "INFO" if verbose else "ERROR"}}}
+            },
+        )
+    outcome = PipelineOutcome(run_id=result.run_id, success=result.success, log_path=log_path)
+    for event in result.all_events:
+        if event.is_step_failure:
+            error = event.step_failure_data.error
+            message = error.message.strip() if error else "unknown error"
+            outcome.step_failures.append(f"{event.step_key}: {message}")
+    for evaluation in result.get_asset_check_evaluations():
+        outcome.checks.append(
+            CheckOutcome(
+                asset=evaluation.asset_key.to_user_string(),
+                check=evaluation.check_name,
+                passed=evaluation.passed,
+                severity=evaluation.severity.value,
+                metadata={k: v.value for k, v in evaluation.metadata.items()},
+            )
+        )
+    return outcome
+
+
+def summarise_warehouse(warehouse: Path, run_id: str) -> WarehouseSummary:
+    conn = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        this_run = conn.execute(
+            "select outcome, source_file, row_count, error from raw.landing_load_log "
+            "where load_id = ?",
+            [run_id],
+        ).fetchall()
+        loaded = [r for r in this_run if r[0] in ("loaded", "replaced")]
+        totals = conn.execute(
+            """
+            select count(*), sum(landed_rows), sum(accepted_rows), sum(duplicate_rows)
+            from marts.nps_load_reconciliation
+            """
+        ).fetchall()[0]
+        reasons = Counter(
+            dict(
+                conn.execute(
+                    "select quarantine_reason, count(*) from marts.nps_quarantine group by 1"
+                ).fetchall()
+            )
+        )
+        overall = conn.execute(
+            "select 100.0 * (count_if(is_promoter) - count_if(is_detractor)) / nullif(count(*), 0)"
+            " from marts.fct_nps_responses"
+        ).fetchall()[0][0]
+    finally:
+        conn.close()
+    return WarehouseSummary(
+        files_loaded_this_run=len(loaded),
+        rows_loaded_this_run=sum(r[2] or 0 for r in loaded),
+        files_failed_this_run={r[1]: r[3] for r in this_run if r[0] == "failed"},
+        files_in_warehouse=totals[0] or 0,
+        landed_rows=totals[1] or 0,
+        accepted_rows=totals[2] or 0,
+        duplicate_rows=totals[3] or 0,
+        quarantined_by_reason=dict(sorted(reasons.items())),
+        overall_nps=overall,
+    )

@@ -1,0 +1,354 @@
+"""The one place that talks to Great Expectations (GX 1.x).
+
+Suites are version-controlled JSON files in `expectations/<suite name>.json`, in GX 1.x suite
+format (`{"name", "expectations": [{"type", "kwargs", "meta"}], "meta"}`). Each expectation's
+`meta.description` is a plain-words statement shown next to its result, and `meta.key` is an
+optional stable identifier (e.g. for naming Dagster asset checks).
+
+Engine choice: GX 1.24 cannot validate DuckDB through SQLAlchemy/duckdb-engine (results come
+back empty), so a batch is handed over as an in-memory frame (pyarrow Table or pandas DataFrame)
+and validated with GX's pandas datasource. A SQL route (GX's SQL datasource, for PostgreSQL)
+belongs here too, behind the same `Validator.validate...` / `BatchValidation` interface.
+
+`import great_expectations` costs seconds, so GX is imported lazily on the first validation and
+never at module import time (the Dagster definitions import this module).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import decimal
+import json
+import math
+import os
+import re
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+DEFAULT_EXPECTATIONS_DIR = Path(__file__).resolve().parents[2] / "expectations"
+
+# BASIC gives counts plus a partial list of unexpected values, without per-row indexes.
+_RESULT_FORMAT = {"result_format": "BASIC", "partial_unexpected_count": 20}
+_SAMPLE_SIZE = 5
+_SUITE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+
+
+@dataclass(frozen=True)
+class ExpectationOutcome:
+    """The result of one expectation on one batch (JSON-friendly values only)."""
+
+    expectation: str  # e.g. "expect_column_values_to_not_be_null"
+    column: str | None  # "a" for column expectations, "a, b" for pair/multi-column ones
+    description: str | None  # the suite's meta.description
+    success: bool
+    element_count: int | None
+    unexpected_count: int | None
+    unexpected_percent: float | None  # of the values GX evaluated (nulls ignored where GX does)
+    observed_value: Any  # table/aggregate expectations; JSON-serialisable
+    key: str | None = None  # the suite's meta.key, a stable id for the expectation
+    unexpected_sample: tuple[Any, ...] = ()  # up to 5 distinct non-null unexpected values
+    details: Any = None  # GX's result details of a failure (e.g. missing columns)
+    exception: str | None = None  # set when GX could not evaluate the expectation
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "expectation": self.expectation,
+            "column": self.column,
+            "description": self.description,
+            "success": self.success,
+            "element_count": self.element_count,
+            "unexpected_count": self.unexpected_count,
+            "unexpected_percent": self.unexpected_percent,
+            "observed_value": self.observed_value,
+            "unexpected_sample": list(self.unexpected_sample),
+            "details": self.details,
+            "exception": self.exception,
+        }
+
+
+@dataclass(frozen=True)
+class BatchValidation:
+    """The result of one suite on one batch."""
+
+    suite: str
+    batch: str  # what was validated, e.g. the landing file path
+    success: bool
+    outcomes: tuple[ExpectationOutcome, ...] = field(default_factory=tuple)
+
+    def failures(self) -> tuple[ExpectationOutcome, ...]:
+        return tuple(o for o in self.outcomes if not o.success)
+
+    def outcome(self, key: str) -> ExpectationOutcome:
+        """The outcome of the expectation whose meta.key is `key`."""
+        for o in self.outcomes:
+            if o.key == key:
+                return o
+        raise KeyError(f"suite {self.suite!r} has no expectation with meta.key {key!r}")
+
+    def to_metadata(self) -> dict[str, Any]:
+        """A JSON-serialisable summary, e.g. for Dagster asset-check metadata."""
+        failures = self.failures()
+        return {
+            "suite": self.suite,
+            "batch": self.batch,
+            "success": self.success,
+            "evaluated_expectations": len(self.outcomes),
+            "failed_expectations": len(failures),
+            "failed": [o.key or o.expectation for o in failures],
+            "outcomes": [o.to_dict() for o in self.outcomes],
+        }
+
+
+def load_suite_definition(name: str, expectations_dir: Path | None = None) -> dict[str, Any]:
+    """Read `expectations/<name>.json` (GX 1.x suite format) and check its basic shape."""
+    if not _SUITE_NAME.match(name):
+        raise ValueError(f"invalid suite name {name!r}")
+    path = Path(expectations_dir or DEFAULT_EXPECTATIONS_DIR) / f"{name}.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"expectation suite {name!r} not found: {path}")
+    definition = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(definition, dict) or definition.get("name") != name:
+        raise ValueError(f"{path}: expected a JSON object whose 'name' is {name!r}")
+    expectations = definition.get("expectations")
+    if not isinstance(expectations, list) or not all(
+        isinstance(e, dict) and isinstance(e.get("type"), str) for e in expectations
+    ):
+        raise ValueError(f"{path}: 'expectations' must be a list of {{'type', 'kwargs'}} objects")
+    return definition
+
+
+class Validator:
+    """Validates frames against suites, reusing one ephemeral GX context for all batches.
+
+    The GX context, the pandas datasource and one validation definition per suite are created
+    on first use and then reused (a validation of a small frame takes tens of milliseconds;
+    building the context and importing GX takes seconds). Safe to share between threads:
+    validations are serialised with a lock.
+    """
+
+    def __init__(self, expectations_dir: Path | None = None) -> None:
+        self._expectations_dir = Path(expectations_dir or DEFAULT_EXPECTATIONS_DIR)
+        self._lock = threading.Lock()
+        self._context: Any = None
+        self._batch_definition: Any = None
+        # suite name -> (GX ValidationDefinition, {expectation id: position in the suite})
+        self._definitions: dict[str, tuple[Any, dict[str, int]]] = {}
+
+    def validate(
+        self,
+        suite_name: str,
+        frame: pa.Table | pd.DataFrame,
+        batch: str,
+        suite_parameters: Mapping[str, Any] | None = None,
+    ) -> BatchValidation:
+        """Run suite `suite_name` over `frame` (one batch, e.g. one landing file).
+
+        `batch` names what was validated and is copied into the result. `suite_parameters`
+        supplies runtime values for `{"$PARAMETER": "<name>"}` placeholders in the suite's
+        kwargs (e.g. `{"now": "2025-05-01T00:00:00Z"}`); a placeholder without a value makes
+        GX raise (`great_expectations.exceptions.SuiteParameterError`).
+        Outcomes are returned in the suite file's order.
+        """
+        df = _to_pandas(frame)
+        with self._lock:
+            definition, order = self._validation_definition(suite_name)
+            try:
+                result = definition.run(
+                    batch_parameters={"dataframe": df},
+                    expectation_parameters=dict(suite_parameters) if suite_parameters else None,
+                    result_format=_RESULT_FORMAT,
+                )
+            finally:
+                self._forget_results()
+        outcomes = [_outcome(r) for r in result.results]
+        positions = [order.get(str(r.expectation_config.id), len(order)) for r in result.results]
+        ordered = tuple(o for _, o in sorted(zip(positions, outcomes, strict=True), key=_first))
+        return BatchValidation(
+            suite=suite_name,
+            batch=batch,
+            success=bool(result.success),
+            outcomes=ordered,
+        )
+
+    # -- GX plumbing ---------------------------------------------------------------------------
+
+    def _validation_definition(self, suite_name: str) -> tuple[Any, dict[str, int]]:
+        if suite_name in self._definitions:
+            return self._definitions[suite_name]
+        definition = load_suite_definition(suite_name, self._expectations_dir)
+        gx = _import_gx()
+        context = self._ensure_context()
+        try:
+            suite = gx.ExpectationSuite(**definition)
+        except Exception as error:  # e.g. pydantic errors for missing/invalid kwargs
+            raise ValueError(f"suite {suite_name!r} is not a valid GX suite: {error}") from error
+        if len(suite.expectations) != len(definition["expectations"]):
+            # GX logs and drops some invalid expectations (e.g. unknown types); refuse instead.
+            raise ValueError(
+                f"suite {suite_name!r}: {len(definition['expectations'])} expectations in the "
+                f"file but only {len(suite.expectations)} are valid for GX (see GX's log)"
+            )
+        suite = context.suites.add(suite)
+        validation_definition = context.validation_definitions.add(
+            gx.ValidationDefinition(
+                name=f"{suite_name}__frame",
+                data=self._batch_definition,
+                suite=suite,
+            )
+        )
+        order = {str(e.id): i for i, e in enumerate(suite.expectations)}
+        self._definitions[suite_name] = (validation_definition, order)
+        return self._definitions[suite_name]
+
+    def _ensure_context(self) -> Any:
+        if self._context is None:
+            gx = _import_gx()
+            from great_expectations.data_context.types.base import (
+                DataContextConfig,
+                InMemoryStoreBackendDefaults,
+                ProgressBarsConfig,
+            )
+
+            config = DataContextConfig(
+                store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+                analytics_enabled=False,
+                progress_bars=ProgressBarsConfig(globally=False, metric_calculations=False),
+            )
+            context = gx.get_context(mode="ephemeral", project_config=config)
+            asset = context.data_sources.add_pandas(name="frames").add_dataframe_asset(name="frame")
+            self._batch_definition = asset.add_batch_definition_whole_dataframe("whole_frame")
+            self._context = context
+        return self._context
+
+    def _forget_results(self) -> None:
+        # ValidationDefinition.run stores every result in the context's (in-memory) results
+        # store; drop them so a long-lived Validator does not grow with each batch.
+        store = self._context.validation_results_store
+        for key in store.list_keys():
+            store.remove_key(key)
+
+
+def _import_gx() -> Any:
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations as gx
+
+    return gx
+
+
+def _first(pair: tuple[int, ExpectationOutcome]) -> int:
+    return pair[0]
+
+
+def _to_pandas(frame: Any) -> pd.DataFrame:
+    if hasattr(frame, "to_pandas") and not hasattr(frame, "iloc"):  # pyarrow Table / batch
+        return frame.to_pandas()
+    return frame
+
+
+def _columns(kwargs: Mapping[str, Any]) -> str | None:
+    if kwargs.get("column") is not None:
+        return str(kwargs["column"])
+    if kwargs.get("column_A") is not None:
+        return f"{kwargs['column_A']}, {kwargs.get('column_B')}"
+    if kwargs.get("column_list") is not None:
+        return ", ".join(str(c) for c in kwargs["column_list"])
+    return None
+
+
+def _outcome(result: Any) -> ExpectationOutcome:
+    config = result.expectation_config
+    meta = dict(config.meta or {})
+    detail = dict(result.result or {})
+    exception_info = result.exception_info or {}
+    messages = _exception_messages(exception_info)
+    sample: list[Any] = []
+    for value in detail.get("partial_unexpected_list") or ():
+        value = _jsonable(value)
+        if value is not None and value not in sample:  # nulls say nothing (not-null checks)
+            sample.append(value)
+        if len(sample) >= _SAMPLE_SIZE:
+            break
+    return ExpectationOutcome(
+        expectation=config.type,
+        column=_columns(config.kwargs),
+        description=meta.get("description"),
+        success=bool(result.success),
+        element_count=_int_or_none(detail.get("element_count")),
+        unexpected_count=_int_or_none(detail.get("unexpected_count")),
+        unexpected_percent=_float_or_none(detail.get("unexpected_percent")),
+        observed_value=_jsonable(detail.get("observed_value")),
+        key=meta.get("key"),
+        unexpected_sample=tuple(sample),
+        # e.g. the missing columns of a column-set check; noise when the check passed
+        details=None if result.success else _jsonable(detail.get("details")),
+        exception="; ".join(messages) if messages else None,
+    )
+
+
+def _exception_messages(info: Mapping[str, Any]) -> list[str]:
+    # GX reports either {"raised_exception", "exception_message", ...} or, for metric errors,
+    # {"<metric id>": {"raised_exception", "exception_message", ...}, ...}.
+    if "raised_exception" in info:
+        infos: list[Any] = [info]
+    else:
+        infos = [v for v in info.values() if isinstance(v, Mapping)]
+    return [
+        str(i.get("exception_message") or "unknown error")
+        for i in infos
+        if i.get("raised_exception")
+    ]
+
+
+def _int_or_none(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _float_or_none(value: Any) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return None if math.isnan(value) else value
+
+
+def _jsonable(value: Any) -> Any:
+    """Turn GX/numpy/pandas values into plain JSON values (NaN/NaT -> None)."""
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, int):  # also numpy ints that subclass int
+        return int(value)
+    if isinstance(value, float):  # also numpy.float64
+        return None if math.isnan(value) or math.isinf(value) else float(value)
+    if _is_missing(value):  # NaT, pd.NA
+        return None
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, decimal.Decimal):
+        return _jsonable(float(value))
+    if isinstance(value, _dt.datetime | _dt.date | _dt.time):
+        return value.isoformat()
+    tolist = getattr(value, "tolist", None)  # numpy scalars and arrays, pandas Series
+    if callable(tolist):
+        try:
+            converted = tolist()
+        except (TypeError, ValueError):
+            converted = value
+        if type(converted) is not type(value):
+            return _jsonable(converted)
+    return str(value)
+
+
+def _is_missing(value: Any) -> bool:
+    try:
+        return bool(value != value)
+    except (TypeError, ValueError):  # pd.NA refuses bool(); arrays are ambiguous
+        return type(value).__name__ == "NAType"

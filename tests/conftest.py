@@ -1,0 +1,83 @@
+"""Shared fixtures: a landing folder built from tests/fixtures, and real pipeline runs on it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = REPO / "tests" / "fixtures"
+
+
+def build_fixture_landing(target: Path) -> Path:
+    """Copy the text fixtures and write the Parquet one (binary files are made, not committed)."""
+    shutil.copytree(FIXTURES / "landing", target)
+    backfill = target / "nps" / "backfill"
+    backfill.mkdir(parents=True)
+    table = pa.table(
+        {
+            "response_id": ["F0401", "F0402", "F0403"],
+            "survey_id": ["SRV-STORE", "SRV-STORE", "SRV-DELIVERY"],
+            "submitted_at": [
+                "2025-02-10T10:00:00Z",
+                "2025-02-11T10:00:00Z",
+                "2025-02-12T10:00:00Z",
+            ],
+            # a numeric column, as some exporters write it: 8.0 is the integer 8
+            "score": pa.array([8.0, 9.0, 2.0], type=pa.float64()),
+            "branch_id": ["BR-0001", "BR-0002", "BR-0003"],
+            "Consent_Contact": [True, False, None],
+        }
+    )
+    pq.write_table(table, backfill / "2025-02.parquet")
+    return target
+
+
+@dataclass
+class CliRun:
+    returncode: int
+    stdout: str
+    stderr: str
+    warehouse: Path
+    landing: Path
+    dagster_home: Path
+
+
+def run_cli(landing: Path, warehouse: Path, dagster_home: Path) -> CliRun:
+    env = {**os.environ, "DAGSTER_HOME": str(dagster_home)}
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "orchestration.cli",
+            "run",
+            "--landing",
+            str(landing),
+            "--warehouse",
+            str(warehouse),
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    return CliRun(
+        completed.returncode, completed.stdout, completed.stderr, warehouse, landing, dagster_home
+    )
+
+
+@pytest.fixture(scope="session")
+def fixture_run(tmp_path_factory: pytest.TempPathFactory) -> CliRun:
+    """One real pipeline run (Dagster + dbt + GX) over the fixture landing folder."""
+    root = tmp_path_factory.mktemp("fixture_run")
+    landing = build_fixture_landing(root / "landing")
+    return run_cli(landing, root / "warehouse.duckdb", root / "dagster_home")
