@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -9,12 +10,25 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from orchestration.settings import PUBLISH_DIR_ENV
+
 
 class WarehouseResource(dg.ConfigurableResource):
     """The embedded DuckDB warehouse file. Connections are short-lived: DuckDB allows one writer
     process, and dbt runs in its own process between our steps."""
 
     path: str
+
+    @property
+    def warehouse_path(self) -> Path:
+        return Path(self.path)
+
+    @property
+    def publish_path(self) -> Path:
+        """Where the read-only copy for BI tools goes: $NPS_PUBLISH_DIR, else `published/` beside
+        the warehouse file."""
+        configured = os.environ.get(PUBLISH_DIR_ENV)
+        return Path(configured) if configured else self.warehouse_path.parent / "published"
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:

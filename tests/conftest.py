@@ -52,7 +52,11 @@ class CliRun:
 
 
 def run_cli(landing: Path, warehouse: Path, dagster_home: Path) -> CliRun:
-    env = {**os.environ, "DAGSTER_HOME": str(dagster_home)}
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(dagster_home),
+        "NPS_REPORT_DIR": str(warehouse.parent / "reports"),
+    }
     completed = subprocess.run(
         [
             sys.executable,

@@ -1,0 +1,39 @@
+"""Serving layer: what BI tools read, published only from a run whose models and tests passed."""
+
+import dagster as dg
+
+from orchestration.assets.dbt import nps_dbt_models
+from orchestration.publish import publish_marts
+from orchestration.resources import WarehouseResource
+
+MART_KEYS = sorted(
+    (key for key in nps_dbt_models.keys if key.path[0] == "marts"), key=lambda k: k.path
+)
+
+
+@dg.asset(
+    key=["serving", "published_marts"],
+    group_name="serving",
+    deps=MART_KEYS,
+    owners=["team:data-platform"],
+    kinds={"duckdb", "parquet"},
+    description=(
+        "The marts published for BI tools: a read-only DuckDB file "
+        "(`published/nps_warehouse.duckdb`, schema `marts`) swapped in by rename, so readers "
+        "see the old or the new marts and never block the pipeline, and one Parquet file per "
+        "mart (`published/parquet/<mart>.parquet`). "
+        "Skipped when a model or an error-severity dbt test failed."
+    ),
+)
+def published_marts(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    publication = publish_marts(warehouse.warehouse_path, warehouse.publish_path, context.run_id)
+    return dg.MaterializeResult(
+        metadata={
+            "database": dg.MetadataValue.path(str(publication.database)),
+            "parquet_dir": dg.MetadataValue.path(str(publication.parquet_dir)),
+            "marts": len(publication.tables),
+            "rows": dg.MetadataValue.json(publication.tables),
+        }
+    )

@@ -1,0 +1,82 @@
+"""Publish the marts for readers: a read-only DuckDB file swapped in by rename, Parquet per mart.
+
+BI tools never open the warehouse itself: DuckDB lets one process write a file, and a reader
+holding it would block the pipeline. They open the published copy instead. Each publication is
+written beside the old one and renamed over it, so a reader sees the old marts or the new ones,
+never a mix; a reader that still holds the old file keeps reading it (POSIX rename semantics).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from orchestration.landing.readers import quote_identifier, sql_literal
+
+log = logging.getLogger(__name__)
+
+PUBLISHED_SCHEMA = "marts"
+# not "marts.duckdb": its catalog name would clash with the schema `marts`
+PUBLISHED_DATABASE = "nps_warehouse.duckdb"
+PARQUET_DIR = "parquet"
+
+
+@dataclass(frozen=True)
+class Publication:
+    database: Path
+    parquet_dir: Path
+    tables: dict[str, int]  # mart -> rows
+
+
+def publish_marts(warehouse: Path, publish_dir: Path, run_id: str) -> Publication:
+    publish_dir.mkdir(parents=True, exist_ok=True)
+    parquet_dir = publish_dir / PARQUET_DIR
+    parquet_dir.mkdir(exist_ok=True)
+    database = publish_dir / PUBLISHED_DATABASE
+    staged_database = publish_dir / f".{PUBLISHED_DATABASE}.{run_id}"
+    staged_parquet = publish_dir / f".{PARQUET_DIR}.{run_id}"
+    staged_database.unlink(missing_ok=True)
+    shutil.rmtree(staged_parquet, ignore_errors=True)
+    staged_parquet.mkdir()
+    tables: dict[str, int] = {}
+    conn = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        names = [
+            name
+            for (name,) in conn.execute(
+                "select table_name from information_schema.tables "
+                "where table_schema = ? and table_type = 'BASE TABLE' order by 1",
+                [PUBLISHED_SCHEMA],
+            ).fetchall()
+        ]
+        # a read-only connection attaches read-only unless told otherwise
+        conn.execute(f"attach {sql_literal(str(staged_database))} as published (read_only false)")
+        conn.execute(f"create schema published.{PUBLISHED_SCHEMA}")
+        for name in names:
+            source = f"{PUBLISHED_SCHEMA}.{quote_identifier(name)}"
+            conn.execute(
+                f"create table published.{PUBLISHED_SCHEMA}.{quote_identifier(name)} as "
+                f"select * from {source}"
+            )
+            conn.execute(
+                f"copy (select * from {source}) to "
+                f"{sql_literal(str(staged_parquet / f'{name}.parquet'))} (format parquet)"
+            )
+            tables[name] = conn.execute(f"select count(*) from {source}").fetchall()[0][0]
+        conn.execute("detach published")
+    finally:
+        conn.close()
+    # the swap: each rename is atomic; the database first, so SQL readers switch in one step
+    os.replace(staged_database, database)
+    for name in tables:
+        os.replace(staged_parquet / f"{name}.parquet", parquet_dir / f"{name}.parquet")
+    for stale in set(p.stem for p in parquet_dir.glob("*.parquet")) - set(tables):
+        (parquet_dir / f"{stale}.parquet").unlink()
+    shutil.rmtree(staged_parquet, ignore_errors=True)
+    log.info("published %d marts to %s", len(tables), publish_dir)
+    return Publication(database=database, parquet_dir=parquet_dir, tables=tables)
