@@ -1,0 +1,236 @@
+{#- Segments of the NPS analytics marts, in one place.
+
+    A segment is a node of the branch hierarchy crossed with an optional split:
+        hierarchy_level  all | region | district | branch
+        region, district, branch_id, branch_name
+                         the node; filled down to its level, null below it (a region row has
+                         region set and district/branch null; the `all` row has all four null)
+        segment_type     all | survey | touchpoint | channel | product
+        segment_value    'all' when segment_type = 'all', else the survey_id, touchpoint, channel
+                         or product ('unknown' when the response carried none)
+    Branches missing from the `branches` seed roll up under district and region 'unknown'.
+
+    Signatures (stable):
+        nps_hierarchy_levels()   -> list of levels, coarse to fine
+        nps_segment_types()      -> list of segment types
+        nps_segment_key_columns() -> list of the 7 key column names above
+        nps_segment_rollup(relation, group_columns, sum_columns)
+        nps_day_spine(first_date, last_date)
+        nps_values_relation(column, values)
+        nps_segment_key(prefix='')
+        test nps_rollup_sums_children(model, group_columns)
+-#}
+
+{% macro nps_hierarchy_levels() -%}
+    {{ return(['all', 'region', 'district', 'branch']) }}
+{%- endmacro %}
+
+{% macro nps_segment_types() -%}
+    {{ return(['all', 'survey', 'touchpoint', 'channel', 'product']) }}
+{%- endmacro %}
+
+{% macro nps_segment_key_columns() -%}
+    {{ return([
+        'hierarchy_level', 'region', 'district', 'branch_id', 'branch_name',
+        'segment_type', 'segment_value',
+    ]) }}
+{%- endmacro %}
+
+
+{#- nps_segment_rollup(relation, group_columns, sum_columns): a select that sums `sum_columns` of
+    `relation` (a ref or CTE name) by `group_columns` x every segment (all hierarchy levels x all
+    segment types). `relation` must have non-null region, district, branch_id, branch_name,
+    survey_id, touchpoint, channel, product at branch grain. Output columns: group_columns, the
+    segment key columns, sum_columns.
+    Two cascaded steps keep it linear: split by segment type at branch grain (x5 rows, then
+    grouped), then roll branches up the hierarchy (x4 rows of the much smaller result). -#}
+{% macro nps_segment_rollup(relation, group_columns, sum_columns) -%}
+    {%- set branch_columns = ['region', 'district', 'branch_id', 'branch_name'] -%}
+    select
+        {%- for column in group_columns %}
+        by_segment.{{ column }},
+        {%- endfor %}
+        levels.hierarchy_level,
+        case when levels.hierarchy_level <> 'all' then by_segment.region end as region,
+        case when levels.hierarchy_level in ('district', 'branch') then by_segment.district end as district,
+        case when levels.hierarchy_level = 'branch' then by_segment.branch_id end as branch_id,
+        case when levels.hierarchy_level = 'branch' then by_segment.branch_name end as branch_name,
+        by_segment.segment_type,
+        by_segment.segment_value,
+        {%- for column in sum_columns %}
+        cast(sum(by_segment.{{ column }}) as {{ dbt.type_bigint() }}) as {{ column }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from (
+        select
+            {%- for column in group_columns + branch_columns %}
+            split_rows.{{ column }},
+            {%- endfor %}
+            segment_types.segment_type,
+            case segment_types.segment_type
+                when 'survey' then split_rows.survey_id
+                when 'touchpoint' then split_rows.touchpoint
+                when 'channel' then split_rows.channel
+                when 'product' then split_rows.product
+                else 'all'
+            end as segment_value,
+            {%- for column in sum_columns %}
+            sum(split_rows.{{ column }}) as {{ column }}{{ ',' if not loop.last }}
+            {%- endfor %}
+        from {{ relation }} as split_rows
+        cross join (
+            {%- for segment_type in nps_warehouse.nps_segment_types() %}
+            select '{{ segment_type }}' as segment_type{{ ' union all' if not loop.last }}
+            {%- endfor %}
+        ) as segment_types
+        group by
+            {%- for position in range(1, (group_columns + branch_columns) | length + 3) %}
+            {{ position }}{{ ',' if not loop.last }}
+            {%- endfor %}
+    ) as by_segment
+    cross join (
+        {%- for level in nps_warehouse.nps_hierarchy_levels() %}
+        select '{{ level }}' as hierarchy_level{{ ' union all' if not loop.last }}
+        {%- endfor %}
+    ) as levels
+    group by
+        {%- for position in range(1, group_columns | length + 8) %}
+        {{ position }}{{ ',' if not loop.last }}
+        {%- endfor %}
+{%- endmacro %}
+
+
+{#- nps_day_spine(first_date, last_date): a select of one row per calendar day `calendar_date`
+    from first_date to last_date inclusive (SQL date expressions, may be scalar subqueries), at
+    most 100,000 days. Digits cross-joined rather than dbt.date_spine, whose length is fixed at
+    compile time by querying the warehouse (that would not see unit-test inputs). -#}
+{% macro nps_day_spine(first_date, last_date) -%}
+    select cast({{ dbt.dateadd('day', 'day_numbers.day_number', first_date) }} as date) as calendar_date
+    from (
+        select
+            ones.digit
+            + 10 * tens.digit
+            + 100 * hundreds.digit
+            + 1000 * thousands.digit
+            + 10000 * ten_thousands.digit as day_number
+        {%- for power in ['ones', 'tens', 'hundreds', 'thousands', 'ten_thousands'] %}
+        {{ 'from' if loop.first else 'cross join' }} (
+            {%- for digit in range(10) %}
+            select {{ digit }} as digit{{ ' union all' if not loop.last }}
+            {%- endfor %}
+        ) as {{ power }}
+        {%- endfor %}
+    ) as day_numbers
+    where day_numbers.day_number <= {{ dbt.datediff(first_date, last_date, 'day') }}
+{%- endmacro %}
+
+
+{#- Generic test nps_rollup_sums_children(model, group_columns): for every parent row (all, region,
+    district) the counts equal the sum of its children's (region, district, branch), per
+    group_columns x segment_type x segment_value. Returns the parents (or orphan children) that
+    disagree. -#}
+{% test nps_rollup_sums_children(model, group_columns) %}
+    {%- set counts = ['responses', 'promoters', 'passives', 'detractors'] %}
+    {%- set join_columns = group_columns + ['segment_type', 'segment_value', 'parent_level', 'parent_region', 'parent_district'] %}
+
+    with
+
+    model_rows as (
+
+        select * from {{ model }}
+
+    ),
+
+    children as (
+
+        select
+            {%- for column in group_columns %}
+            {{ column }},
+            {%- endfor %}
+            segment_type,
+            segment_value,
+            case hierarchy_level
+                when 'branch' then 'district'
+                when 'district' then 'region'
+                when 'region' then 'all'
+            end as parent_level,
+            coalesce(case when hierarchy_level in ('district', 'branch') then region end, '~') as parent_region,
+            coalesce(case when hierarchy_level = 'branch' then district end, '~') as parent_district,
+            {%- for count in counts %}
+            sum({{ count }}) as {{ count }}{{ ',' if not loop.last }}
+            {%- endfor %}
+
+        from model_rows
+        where hierarchy_level <> 'all'
+        group by
+            {%- for position in range(1, group_columns | length + 6) %}
+            {{ position }}{{ ',' if not loop.last }}
+            {%- endfor %}
+
+    ),
+
+    parents as (
+
+        select
+            {%- for column in group_columns %}
+            {{ column }},
+            {%- endfor %}
+            segment_type,
+            segment_value,
+            hierarchy_level as parent_level,
+            coalesce(region, '~') as parent_region,
+            coalesce(district, '~') as parent_district,
+            {%- for count in counts %}
+            {{ count }}{{ ',' if not loop.last }}
+            {%- endfor %}
+
+        from model_rows
+        where hierarchy_level <> 'branch'
+
+    )
+
+    select
+        {%- for column in join_columns %}
+        coalesce(parents.{{ column }}, children.{{ column }}) as {{ column }},
+        {%- endfor %}
+        {%- for count in counts %}
+        parents.{{ count }} as parent_{{ count }},
+        children.{{ count }} as children_{{ count }}{{ ',' if not loop.last }}
+        {%- endfor %}
+
+    from parents
+    full outer join children
+        on
+            {%- for column in join_columns %}
+            {{ 'and ' if not loop.first }}parents.{{ column }} = children.{{ column }}
+            {%- endfor %}
+    where
+        parents.parent_level is null
+        or children.parent_level is null
+        {%- for count in counts %}
+        or parents.{{ count }} <> children.{{ count }}
+        {%- endfor %}
+{% endtest %}
+
+
+{#- nps_values_relation(column, values): a select of one row per value, one column named `column`
+    (strings are quoted, numbers are not), e.g. nps_values_relation('window_days', [7, 30]). -#}
+{% macro nps_values_relation(column, values) -%}
+    {%- for value in values %}
+    select {{ "'" ~ value ~ "'" if value is string else value }} as {{ column }}{{ ' union all' if not loop.last }}
+    {%- endfor %}
+{%- endmacro %}
+
+
+{#- nps_segment_key(prefix=''): one non-null text key per segment (hierarchy_level, region,
+    district, branch_id, segment_type, segment_value joined by '|'), for joins: the key columns
+    themselves are null above their level. prefix: a table alias with its dot, e.g. 'days.'. -#}
+{% macro nps_segment_key(prefix='') -%}
+    {{ dbt.concat([
+        prefix ~ 'hierarchy_level', "'|'",
+        'coalesce(' ~ prefix ~ "region, '')", "'|'",
+        'coalesce(' ~ prefix ~ "district, '')", "'|'",
+        'coalesce(' ~ prefix ~ "branch_id, '')", "'|'",
+        prefix ~ 'segment_type', "'|'",
+        prefix ~ 'segment_value',
+    ]) }}
+{%- endmacro %}

@@ -1,0 +1,124 @@
+{#- "Latest response per respondent" windows as daily changes, so nps_rolling gets them with a
+    running sum over days instead of joining each day to every response in its window.
+
+    A respondent's day-latest response r counts in the trailing window of W days ending on day D
+    exactly when r.response_date <= D < least(r.response_date + W, r.next_response_date): it is
+    then in the window and no later answer of the respondent is. So r adds +1 (to its category)
+    on its response_date and -1 on that end date; per segment, window and day these changes are
+    summed here, and the running sum of the changes up to D is the window's count on D. -#}
+
+{% set window_end = 'cast(' ~ dbt.dateadd('day', 'windows.window_days', 'day_latest.response_date') ~ ' as date)' %}
+
+with
+
+sequenced as (
+
+    select * from {{ ref('int_nps_responses_sequenced') }}
+
+),
+
+windows as (
+
+    {{ nps_values_relation('window_days', var('nps_rolling_windows')) }}
+
+),
+
+day_latest as (
+
+    select
+        *,
+        case when is_promoter then 1 else 0 end as promoter,
+        case when is_passive then 1 else 0 end as passive,
+        case when is_detractor then 1 else 0 end as detractor
+
+    from sequenced
+    where is_day_latest
+
+),
+
+edges as (
+
+    select
+        day_latest.response_date as change_date,
+        windows.window_days,
+        day_latest.region,
+        day_latest.district,
+        day_latest.branch_id,
+        day_latest.branch_name,
+        day_latest.survey_id,
+        day_latest.touchpoint,
+        day_latest.channel,
+        day_latest.product,
+        day_latest.promoter as promoters_change,
+        day_latest.passive as passives_change,
+        day_latest.detractor as detractors_change
+
+    from day_latest
+    cross join windows
+
+    union all
+
+    select
+        case
+            when day_latest.next_response_date < {{ window_end }} then day_latest.next_response_date
+            else {{ window_end }}
+        end as change_date,
+        windows.window_days,
+        day_latest.region,
+        day_latest.district,
+        day_latest.branch_id,
+        day_latest.branch_name,
+        day_latest.survey_id,
+        day_latest.touchpoint,
+        day_latest.channel,
+        day_latest.product,
+        -day_latest.promoter as promoters_change,
+        -day_latest.passive as passives_change,
+        -day_latest.detractor as detractors_change
+
+    from day_latest
+    cross join windows
+
+),
+
+edges_aggregated as (
+
+    select
+        change_date,
+        window_days,
+        region,
+        district,
+        branch_id,
+        branch_name,
+        survey_id,
+        touchpoint,
+        channel,
+        product,
+        sum(promoters_change) as promoters_change,
+        sum(passives_change) as passives_change,
+        sum(detractors_change) as detractors_change
+
+    from edges
+    group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
+
+),
+
+rolled_up as (
+
+    {{ nps_segment_rollup(
+        'edges_aggregated',
+        ['change_date', 'window_days'],
+        ['promoters_change', 'passives_change', 'detractors_change'],
+    ) }}
+
+),
+
+final as (
+
+    select * from rolled_up
+    -- +1 and -1 on the same day and segment cancel out: nothing to carry
+    where promoters_change <> 0 or passives_change <> 0 or detractors_change <> 0
+
+)
+
+select * from final

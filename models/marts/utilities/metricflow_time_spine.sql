@@ -1,0 +1,19 @@
+{#- One row per day, 2000-01-01 to 2039-12-31: the time spine MetricFlow needs (configured with
+    `time_spine:` in _utilities__models.yml). -#}
+
+with
+
+days as (
+
+    {{ dbt.date_spine('day', "cast('2000-01-01' as date)", "cast('2040-01-01' as date)") }}
+
+),
+
+final as (
+
+    select cast(date_day as date) as date_day
+    from days
+
+)
+
+select * from final
