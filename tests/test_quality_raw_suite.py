@@ -21,6 +21,8 @@ from orchestration.quality.raw_batches import raw_nps_batch
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SUITE = "raw_nps_responses"
 LOADED_AT = "2025-06-01T00:00:00Z"
+# the suite's runtime parameters with no row-count history (orchestration/quality/raw_parameters)
+PARAMS = {"score_mostly": 0.95, "row_count_min": 0, "row_count_max": None}
 
 # docs/contracts.md: every contract column as landed text, then the lineage columns.
 CONTRACT_COLUMNS = [
@@ -110,6 +112,10 @@ def clean_rows(n: int = 10) -> list[dict[str, str | None]]:
     ]
     surveys = ["NPS1", " NPS1 ", "CSAT1", "OTHER"]
     scores = {"NPS1": ["0", " 10 ", "7.0", "9"], "CSAT1": ["1", "5", "3.00"], "OTHER": ["10"]}
+    # every spelling parse_boolean understands, any case; blank is no value
+    contact = ["yes", " No ", "TRUE", "0", "f", None, "Y", "n", "T", ""]
+    testimonial = ["1", "false", "Y", "n", "t", "", "FALSE", "yes", "NO", None]
+    languages = ["EN", "nl-BE", "pl_PL", "es", None, " de ", "fr", "", "pt-BR", "zh"]
     rows = []
     for i in range(n):
         survey = surveys[i % len(surveys)]
@@ -121,6 +127,9 @@ def clean_rows(n: int = 10) -> list[dict[str, str | None]]:
                 "submitted_at": submitted[i % len(submitted)],
                 "score": choices[i % len(choices)],
                 "comment": f"comment {i}",
+                "consent_contact": contact[i % len(contact)],
+                "consent_testimonial": testimonial[i % len(testimonial)],
+                "language": languages[i % len(languages)],
             }
         )
     return rows
@@ -132,15 +141,33 @@ def with_changes(rows, changes: dict[int, dict[str, str | None]]):
 
 # key of the one expectation the batch violates -> (row changes on 10 clean rows, unexpected)
 # Clean rows by index: survey NPS1 at 0, 4, 8; " NPS1 " at 1, 5, 9; CSAT1 at 2, 6; OTHER at 3, 7.
+# Thresholds (the suite's `mostly`): completeness and timestamps 90% (2 bad rows in 10 fail, 1
+# would pass), uniqueness 80%, scores score_mostly = 95% (1 bad row fails).
+BEFORE_START = "2024-12-31T23:59:59Z"  # NPS1 and CSAT1 started on 2025-01-01
 VIOLATIONS = {
     "response_id_not_null": ({3: {"response_id": None}, 7: {"response_id": "  "}}, 2),
-    "response_id_unique": ({4: {"response_id": " r001 "}}, 2),  # rows 1 and 4 share r001
-    "survey_id_not_null": ({0: {"survey_id": " "}}, 1),  # unregistered -> 0..10, score 0 ok
+    # rows 1 and 4 share r001, rows 2 and 5 share r002: 4 of 10 rows repeat an id
+    "response_id_unique": ({4: {"response_id": " r001 "}, 5: {"response_id": "r002"}}, 4),
+    # unregistered -> 0..10, scores 0 and 0 ok, no start date
+    "survey_id_not_null": ({0: {"survey_id": " "}, 4: {"survey_id": None}}, 2),
     "submitted_at_parseable": ({1: {"submitted_at": "yesterday"}, 2: {"submitted_at": ""}}, 2),
-    "submitted_at_not_in_future": ({5: {"submitted_at": "2025-06-01T00:00:01Z"}}, 1),
+    "submitted_at_not_in_future": (
+        {5: {"submitted_at": "2025-06-01T00:00:01Z"}, 9: {"submitted_at": "2026-01-01"}},
+        2,
+    ),
+    "submitted_at_not_before_survey_start": (
+        {0: {"submitted_at": BEFORE_START}, 6: {"submitted_at": "2024-06-01"}},
+        2,
+    ),
     "score_is_integer": ({0: {"score": "7.5"}}, 1),
     "score_at_least_scale_min": ({2: {"score": "0"}}, 1),  # CSAT1 is 1..5
     "score_at_most_scale_max": ({3: {"score": "11"}}, 1),  # unregistered survey: 0..10
+    "consent_contact_boolean": ({0: {"consent_contact": "maybe"}, 1: {"consent_contact": "2"}}, 2),
+    "consent_testimonial_boolean": (
+        {0: {"consent_testimonial": "si"}, 1: {"consent_testimonial": "-"}},
+        2,
+    ),
+    "language_known": ({0: {"language": "english"}, 1: {"language": "xx-YY"}}, 2),
 }
 
 
@@ -167,10 +194,13 @@ def warehouse(tmp_path_factory):
     conn.close()
 
 
-def validate_file(validator, warehouse, source_file: str, load_id: str = "load-1"):
+def validate_file(validator, warehouse, source_file: str, load_id: str = "load-1", **params):
     conn, surveys_csv = warehouse
     return validator.validate(
-        SUITE, raw_nps_batch(conn, source_file, load_id, surveys_csv), batch=source_file
+        SUITE,
+        raw_nps_batch(conn, source_file, load_id, surveys_csv),
+        batch=source_file,
+        suite_parameters={**PARAMS, **params},
     )
 
 
@@ -193,7 +223,7 @@ def test_suite_file_is_documented_and_keys_are_unique():
     keys = suite_keys()
     assert len(keys) == len(set(keys))
     # every expectation has a violation test below (plus the column-set one)
-    assert set(keys) == {*VIOLATIONS, "required_columns_present"}
+    assert set(keys) == {*VIOLATIONS, "required_columns_present", "row_count_plausible"}
 
 
 def test_load_suite_definition_errors(tmp_path):
@@ -232,6 +262,41 @@ def test_batch_has_only_that_files_rows_of_that_load_and_derived_columns(warehou
     assert rows[4]["submitted_at_in_future"] is False  # equal to _loaded_at
     assert rows[5]["submitted_at_ts"].isoformat() == "2025-05-31T23:30:00+00:00"
     assert rows[5]["submitted_at_in_future"] is False
+
+
+def test_batch_derived_context_columns(warehouse):
+    conn, surveys_csv = warehouse
+    rows = raw_nps_batch(conn, "nps/2025/05/clean.csv", "load-1", surveys_csv).to_pylist()
+    assert [r["consent_contact_text"] for r in rows] == [
+        "yes", "no", "true", "0", "f", None, "y", "n", "t", None
+    ]  # fmt: skip
+    assert [r["language_code"] for r in rows] == [
+        "en", "nl", "pl", "es", None, "de", "fr", None, "pt", "zh"
+    ]  # fmt: skip
+    assert str(rows[0]["survey_started_on"]) == "2025-01-01"  # NPS1
+    assert rows[3]["survey_started_on"] is None  # unregistered survey
+    assert rows[0]["submitted_before_survey_start"] is False
+    assert rows[3]["submitted_before_survey_start"] is None
+
+
+def test_submitted_before_survey_start_is_midnight_utc(tmp_path):
+    conn = duckdb.connect()
+    create_raw_table(conn)
+    insert_rows(
+        conn,
+        "f.csv",
+        "L",
+        [
+            {"survey_id": "NPS1", "submitted_at": "2024-12-31T23:59:59Z"},
+            {"survey_id": "NPS1", "submitted_at": "2025-01-01T00:00:00Z"},
+            {"survey_id": "NPS1", "submitted_at": "2025-01-01T00:30:00+01:00"},  # 23:30 UTC
+            {"survey_id": "NPS1", "submitted_at": "nonsense"},
+        ],
+    )
+    surveys_csv = tmp_path / "surveys.csv"
+    surveys_csv.write_text(SURVEYS_CSV)
+    batch = raw_nps_batch(conn, "f.csv", "L", surveys_csv)
+    assert batch.column("submitted_before_survey_start").to_pylist() == [True, False, True, None]
 
 
 # score text -> (score_is_integer, score_value)
@@ -313,7 +378,7 @@ def test_clean_batch_passes(validator, warehouse):
     metadata = result.to_metadata()
     assert json.loads(json.dumps(metadata)) == metadata
     assert metadata["batch"] == "nps/2025/05/clean.csv"
-    assert (metadata["evaluated_expectations"], metadata["failed_expectations"]) == (9, 0)
+    assert (metadata["evaluated_expectations"], metadata["failed_expectations"]) == (14, 0)
 
 
 @pytest.mark.parametrize("key", sorted(VIOLATIONS))
@@ -332,7 +397,7 @@ def test_each_violation_fails_only_its_expectation(validator, warehouse, key):
 
 def test_duplicate_sample_shows_the_repeated_id(validator, warehouse):
     result = validate_file(validator, warehouse, "nps/bad/response_id_unique.csv")
-    assert result.outcome("response_id_unique").unexpected_sample == ("r001",)
+    assert result.outcome("response_id_unique").unexpected_sample == ("r001", "r002")
     pair = validate_file(validator, warehouse, "nps/bad/score_at_least_scale_min.csv")
     assert pair.outcome("score_at_least_scale_min").unexpected_sample == ([0.0, 1],)
 
@@ -341,7 +406,7 @@ def test_missing_required_column_fails_only_the_column_set_check(validator, ware
     conn, surveys_csv = warehouse
     table = raw_nps_batch(conn, "nps/2025/05/clean.csv", "load-1", surveys_csv)
     frame = table.drop_columns(["score"]).to_pandas()  # derived columns stay
-    result = validator.validate(SUITE, frame, batch="no-score")
+    result = validator.validate(SUITE, frame, batch="no-score", suite_parameters=PARAMS)
     assert failed_keys(result) == {"required_columns_present"}
     outcome = result.outcome("required_columns_present")
     assert "score" not in outcome.observed_value
@@ -361,7 +426,7 @@ def test_score_checks_tolerate_up_to_five_percent(validator, tmp_path):
     insert_rows(conn, "b.csv", "L", with_changes(clean_rows(20), {2: {"score": "6"}}))
     for source_file, key in [("a.csv", "score_is_integer"), ("b.csv", "score_at_most_scale_max")]:
         batch = raw_nps_batch(conn, source_file, "L", surveys_csv)
-        result = validator.validate(SUITE, batch, source_file)
+        result = validator.validate(SUITE, batch, source_file, suite_parameters=PARAMS)
         assert result.success, key
         outcome = result.outcome(key)
         assert (outcome.success, outcome.unexpected_count, outcome.element_count) == (True, 1, 20)
@@ -371,7 +436,9 @@ def test_score_checks_tolerate_up_to_five_percent(validator, tmp_path):
 def test_missing_columns_raise_as_evaluation_errors(validator):
     import pandas as pd
 
-    result = validator.validate(SUITE, pd.DataFrame({"response_id": ["a"]}), batch="tiny")
+    result = validator.validate(
+        SUITE, pd.DataFrame({"response_id": ["a"]}), batch="tiny", suite_parameters=PARAMS
+    )
     assert not result.success
     assert [o.key for o in result.outcomes] == suite_keys()  # GX lists errored ones first
     assert result.outcome("response_id_not_null").exception
@@ -433,3 +500,27 @@ def test_importing_the_engine_does_not_import_great_expectations():
         [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "False"
+
+
+# -- runtime parameters -----------------------------------------------------------------------
+
+
+def test_row_count_outside_the_band_fails_with_the_row_count(validator, warehouse):
+    too_few = validate_file(validator, warehouse, "nps/2025/05/clean.csv", row_count_min=11)
+    assert failed_keys(too_few) == {"row_count_plausible"}
+    assert too_few.outcome("row_count_plausible").observed_value == 10
+    too_many = validate_file(validator, warehouse, "nps/2025/05/clean.csv", row_count_max=9)
+    assert failed_keys(too_many) == {"row_count_plausible"}
+    inside = validate_file(
+        validator, warehouse, "nps/2025/05/clean.csv", row_count_min=10, row_count_max=10
+    )
+    assert inside.success
+
+
+def test_score_threshold_comes_from_the_parameter(validator, warehouse):
+    """One bad score in 10 fails at the default 95% but passes a survey set to 90%."""
+    source_file = "nps/bad/score_is_integer.csv"
+    assert failed_keys(validate_file(validator, warehouse, source_file)) == {"score_is_integer"}
+    lenient = validate_file(validator, warehouse, source_file, score_mostly=0.9)
+    assert lenient.success
+    assert lenient.outcome("score_is_integer").unexpected_count == 1

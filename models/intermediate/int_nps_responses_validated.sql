@@ -14,6 +14,24 @@ surveys as (
 
 ),
 
+batch_validations as (
+
+    select * from {{ ref('stg_survey__batch_validations') }}
+
+),
+
+-- files held back by their raw suite: none of their rows flow downstream
+blocked_batches as (
+
+    select distinct
+        source_file,
+        load_id
+
+    from batch_validations
+    where feed = 'nps' and is_blocked
+
+),
+
 with_scale as (
 
     select
@@ -21,11 +39,16 @@ with_scale as (
         surveys.survey_id is not null as is_registered_survey,
         -- an unregistered survey is not a reason to drop data: it is read on the 0-10 scale
         coalesce(surveys.scale_min, 0) as scale_min,
-        coalesce(surveys.scale_max, 10) as scale_max
+        coalesce(surveys.scale_max, 10) as scale_max,
+        blocked_batches.source_file is not null as is_batch_blocked
 
     from responses
     left join surveys
         on responses.survey_id = surveys.survey_id
+    left join blocked_batches
+        on
+            responses._source_file = blocked_batches.source_file
+            and responses._load_id = blocked_batches.load_id
 
 ),
 
@@ -33,16 +56,11 @@ checked as (
 
     select
         *,
-        case
-            when response_id is null then 'missing_response_id'
-            when survey_id is null then 'missing_survey_id'
-            when submitted_at_text is null then 'missing_submitted_at'
-            when submitted_at is null then 'unparseable_submitted_at'
-            when submitted_at > _loaded_at then 'future_submitted_at'
-            when score_text is null then 'missing_score'
-            when not score_is_integer then 'score_not_integer'
-            when score_value < scale_min or score_value > scale_max then 'score_out_of_scale'
-        end as quarantine_reason
+        -- a row's own defect is the more specific reason; the rest of a blocked file follows it
+        coalesce(
+            {{ response_quarantine_reason('survey_id', 'missing_survey_id') }},
+            case when is_batch_blocked then 'batch_failed_validation' end
+        ) as quarantine_reason
 
     from with_scale
 
@@ -53,18 +71,7 @@ ranked as (
     -- the first received valid row of a response_id wins; later ones are duplicates
     select
         *,
-        row_number() over (
-            partition by response_id, quarantine_reason is null
-            order by _file_received_at, _source_file, _source_row
-        ) as receipt_rank,
-        first_value(_source_file) over (
-            partition by response_id, quarantine_reason is null
-            order by _file_received_at, _source_file, _source_row
-        ) as first_received_source_file,
-        first_value(_source_row) over (
-            partition by response_id, quarantine_reason is null
-            order by _file_received_at, _source_file, _source_row
-        ) as first_received_source_row
+        {{ response_receipt_columns() }}
 
     from checked
 
@@ -74,11 +81,7 @@ final as (
 
     select
         *,
-        case
-            when quarantine_reason is not null then 'quarantined'
-            when receipt_rank > 1 then 'duplicate'
-            else 'accepted'
-        end as outcome
+        {{ response_outcome() }} as outcome
 
     from ranked
 

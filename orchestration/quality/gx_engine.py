@@ -12,6 +12,12 @@ belongs here too, behind the same `Validator.validate...` / `BatchValidation` in
 
 `import great_expectations` costs seconds, so GX is imported lazily on the first validation and
 never at module import time (the Dagster definitions import this module).
+
+Evidence: a Validator made with `project_dir` keeps every validation result (one JSON file per
+batch, a few milliseconds) in the validations store of the file-backed GX project
+`<project_dir>/gx/`; `build_data_docs` opens that project and renders the results, with every
+suite, as a static Data Docs site. Validation itself stays on the fast ephemeral context.
+Without `project_dir` nothing is kept.
 """
 
 from __future__ import annotations
@@ -134,8 +140,17 @@ class Validator:
     validations are serialised with a lock.
     """
 
-    def __init__(self, expectations_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        expectations_dir: Path | None = None,
+        project_dir: Path | None = None,
+        run_time: _dt.datetime | None = None,
+    ) -> None:
+        """`project_dir`: keep results in a file-backed GX project there (for Data Docs);
+        `run_time` groups the results of one pipeline run (default: when this was made)."""
         self._expectations_dir = Path(expectations_dir or DEFAULT_EXPECTATIONS_DIR)
+        self._project_dir = Path(project_dir) if project_dir is not None else None
+        self._run_time = run_time or _dt.datetime.now(_dt.UTC)
         self._lock = threading.Lock()
         self._context: Any = None
         self._batch_definition: Any = None
@@ -160,14 +175,21 @@ class Validator:
         df = _to_pandas(frame)
         with self._lock:
             definition, order = self._validation_definition(suite_name)
+            run_id = None
+            if self._project_dir is not None:
+                from great_expectations.core.run_identifier import RunIdentifier
+
+                run_id = RunIdentifier(run_name=docs_run_name(batch), run_time=self._run_time)
             try:
                 result = definition.run(
                     batch_parameters={"dataframe": df},
                     expectation_parameters=dict(suite_parameters) if suite_parameters else None,
                     result_format=_RESULT_FORMAT,
+                    run_id=run_id,
                 )
             finally:
-                self._forget_results()
+                if self._project_dir is None:
+                    self._forget_results()
         outcomes = [_outcome(r) for r in result.results]
         positions = [order.get(str(r.expectation_config.id), len(order)) for r in result.results]
         ordered = tuple(o for _, o in sorted(zip(positions, outcomes, strict=True), key=_first))
@@ -196,8 +218,8 @@ class Validator:
                 f"suite {suite_name!r}: {len(definition['expectations'])} expectations in the "
                 f"file but only {len(suite.expectations)} are valid for GX (see GX's log)"
             )
-        suite = context.suites.add(suite)
-        validation_definition = context.validation_definitions.add(
+        suite = context.suites.add_or_update(suite)
+        validation_definition = context.validation_definitions.add_or_update(
             gx.ValidationDefinition(
                 name=f"{suite_name}__frame",
                 data=self._batch_definition,
@@ -222,6 +244,17 @@ class Validator:
                 analytics_enabled=False,
                 progress_bars=ProgressBarsConfig(globally=False, metric_calculations=False),
             )
+            if self._project_dir is not None:
+                # Results go where the file-backed project (build_data_docs) reads them; suites
+                # and definitions stay in memory, so validators of several runs or processes
+                # never rewrite each other's GX objects.
+                config.stores[config.validation_results_store_name] = {
+                    "class_name": "ValidationResultsStore",
+                    "store_backend": {
+                        "class_name": "TupleFilesystemStoreBackend",
+                        "base_directory": str(results_directory(self._project_dir)),
+                    },
+                }
             context = gx.get_context(mode="ephemeral", project_config=config)
             asset = context.data_sources.add_pandas(name="frames").add_dataframe_asset(name="frame")
             self._batch_definition = asset.add_batch_definition_whole_dataframe("whole_frame")
@@ -234,6 +267,81 @@ class Validator:
         store = self._context.validation_results_store
         for key in store.list_keys():
             store.remove_key(key)
+
+
+def docs_run_name(batch: str) -> str:
+    """The GX run name a batch's result is stored under (a file path's `/` would nest folders)."""
+    return re.sub(r"[^A-Za-z0-9_.@:=+-]+", "~", batch).strip("~") or "batch"
+
+
+def results_directory(project_dir: Path) -> Path:
+    """Where validation results are kept: the file-backed project's validations store."""
+    return Path(project_dir) / "gx" / "uncommitted" / "validations"
+
+
+def file_context(project_dir: Path) -> Any:
+    """The file-backed GX context in `<project_dir>/gx/` (created on first use), quiet."""
+    gx = _import_gx()
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    project_dir = Path(project_dir)
+    project_dir.mkdir(parents=True, exist_ok=True)
+    context = gx.get_context(mode="file", project_root_dir=str(project_dir))
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    context.variables.analytics_enabled = False
+    return context
+
+
+def build_data_docs(
+    project_dir: Path, expectations_dir: Path | None = None, keep_runs: int = 20
+) -> Path:
+    """Rebuild the static Data Docs site of the GX project in `<project_dir>/gx/`.
+
+    Every suite file in `expectations_dir` is (re)registered, so a suite shows even before its
+    first validation. Results of all but the newest `keep_runs` runs (a run = one run_time) are
+    deleted first, so the site and its rebuild time stay bounded. The site's pages are made to
+    work offline (no CDN) by `orchestration.quality.data_docs`. Returns the index page.
+    """
+    from orchestration.quality.data_docs import make_offline
+
+    gx = _import_gx()
+    expectations_dir = Path(expectations_dir or DEFAULT_EXPECTATIONS_DIR)
+    context = file_context(project_dir)
+    for path in sorted(expectations_dir.glob("*.json")):
+        definition = _with_documented_mostly(load_suite_definition(path.stem, expectations_dir))
+        context.suites.add_or_update(gx.ExpectationSuite(**definition))
+    store = context.validation_results_store
+    keys = store.list_keys()
+    run_times = sorted({str(k.run_id.run_time) for k in keys}, reverse=True)
+    keep = set(run_times[:keep_runs])
+    for key in keys:
+        if str(key.run_id.run_time) not in keep:
+            store.remove_key(key)
+    sites = context.build_data_docs()
+    site_dir = Path(project_dir) / "gx" / "uncommitted" / "data_docs" / "local_site"
+    if "local_site" not in sites or not site_dir.is_dir():
+        raise RuntimeError(f"GX did not build the local Data Docs site: {sites}")
+    return make_offline(site_dir, expectations_dir)
+
+
+def _with_documented_mostly(definition: dict[str, Any]) -> dict[str, Any]:
+    """The suite with each `mostly` placeholder replaced by its documented default (the suite
+    meta entry named like the parameter, `{"default": ...}`), for the suite's Data Docs page:
+    GX's renderers multiply `mostly` and fail on a placeholder. Validation results are stored
+    with the values actually used, so their pages need no such help."""
+    meta = definition.get("meta") or {}
+    expectations = []
+    for expectation in definition.get("expectations") or ():
+        kwargs = dict(expectation.get("kwargs") or {})
+        mostly = kwargs.get("mostly")
+        if isinstance(mostly, Mapping) and "$PARAMETER" in mostly:
+            documented = meta.get(str(mostly["$PARAMETER"]))
+            if isinstance(documented, Mapping) and "default" in documented:
+                kwargs["mostly"] = float(documented["default"])
+            else:
+                kwargs.pop("mostly")
+        expectations.append({**expectation, "kwargs": kwargs})
+    return {**definition, "expectations": expectations}
 
 
 def _import_gx() -> Any:

@@ -1,0 +1,143 @@
+"""Great Expectations suites on models (reference, staging, marts) as Dagster asset checks.
+
+Every `expectations/<name>.json` whose `meta.asset` names a model asset (e.g.
+`marts/nps_daily`) becomes the asset check `<name>_suite` on that asset. A suite whose asset is
+not (yet) in the asset graph is skipped, so a suite can be committed before its mart. Raw suites
+(`raw/...`) are run by the raw load assets, file by file, instead.
+
+The check reads the model's columns that the suite uses (orchestration/quality/readers.py),
+validates them with the run's shared Validator, and reports per expectation the observed value
+and failing count. Its severity comes from the suite's meta (verdicts.check_severity): ERROR
+when a failed expectation has severity "error", else WARN.
+"""
+
+import json
+import os
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from orchestration.quality.gx_engine import DEFAULT_EXPECTATIONS_DIR, load_suite_definition
+from orchestration.resources import WarehouseResource
+
+RAW_PREFIX = "raw/"
+
+
+def suite_check_name(suite: str) -> str:
+    return f"{suite}_suite"
+
+
+def model_suites(expectations_dir: Path | None = None) -> dict[str, dict[str, Any]]:
+    """Suite name -> definition, for every suite whose meta.asset is a model (not raw)."""
+    directory = Path(expectations_dir or DEFAULT_EXPECTATIONS_DIR)
+    suites = {}
+    for path in sorted(directory.glob("*.json")):
+        meta = json.loads(path.read_text(encoding="utf-8")).get("meta") or {}
+        asset = meta.get("asset")
+        if isinstance(asset, str) and asset and not asset.startswith(RAW_PREFIX):
+            suites[path.stem] = load_suite_definition(path.stem, directory)
+    return suites
+
+
+def suite_parameters(definition: Mapping[str, Any], now: datetime | None = None) -> dict[str, Any]:
+    """Runtime values for a model suite's placeholders (today: the freshness cutoff)."""
+    meta = definition.get("meta") or {}
+    parameters: dict[str, Any] = {}
+    freshness = meta.get("freshness")
+    if isinstance(freshness, Mapping):
+        hours = float(freshness.get("max_age_hours", 72))
+        override = os.environ.get(str(freshness.get("env") or ""), "").strip()
+        if override:
+            hours = float(override)
+        now = now or datetime.now(UTC)
+        parameters[str(freshness.get("parameter", "freshness_cutoff"))] = now - timedelta(
+            hours=hours
+        )
+    return parameters
+
+
+def evaluation_metadata(definition: Mapping[str, Any], validation: Any, rows: int) -> dict:
+    """Check metadata: per expectation its observed value and failing count, plus failures."""
+    from orchestration.quality.verdicts import expectation_severity
+
+    expectations = {
+        o.key or o.expectation: {
+            "success": o.success,
+            "severity": expectation_severity(definition, o.key),
+            "unexpected_count": o.unexpected_count,
+            "element_count": o.element_count,
+            "observed_value": o.observed_value,
+            **({"exception": o.exception} if o.exception else {}),
+        }
+        for o in validation.outcomes
+    }
+    failures = validation.failures()
+    return {
+        "rows": rows,
+        "evaluated_expectations": len(validation.outcomes),
+        "failed_expectations": len(failures),
+        "failed": dg.MetadataValue.json([o.key or o.expectation for o in failures]),
+        "failing_counts": dg.MetadataValue.json(
+            {o.key or o.expectation: o.unexpected_count for o in failures}
+        ),
+        "expectations": dg.MetadataValue.json(expectations),
+        "outcomes": dg.MetadataValue.json([o.to_dict() for o in validation.outcomes]),
+    }
+
+
+def _build_check(suite: str, definition: dict[str, Any]) -> dg.AssetChecksDefinition:
+    asset_key = dg.AssetKey.from_user_string(definition["meta"]["asset"])
+    schema, table = asset_key.path[0], asset_key.path[-1]
+    meta = definition.get("meta") or {}
+
+    @dg.asset_check(
+        asset=asset_key,
+        name=suite_check_name(suite),
+        description=(
+            f"Great Expectations suite expectations/{suite}.json "
+            f"(severity {meta.get('severity', 'warning')}): "
+            + str(meta.get("description", "")).split(". ")[0]
+        ),
+    )
+    def _check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
+        # imported here: Great Expectations takes seconds to import
+        from orchestration.quality.readers import read_relation
+        from orchestration.quality.runtime import quality_project_dir, validator_for
+        from orchestration.quality.verdicts import check_severity
+
+        frame = read_relation(warehouse.path, schema, table, definition)
+        parameters = suite_parameters(definition)
+        validator = validator_for(
+            quality_project_dir(context.instance), context.op_execution_context.run_id
+        )
+        validation = validator.validate(
+            suite, frame, batch=f"{schema}.{table}", suite_parameters=parameters or None
+        )
+        metadata = evaluation_metadata(definition, validation, frame.num_rows)
+        if parameters:
+            metadata["suite_parameters"] = dg.MetadataValue.json(
+                {k: str(v) for k, v in parameters.items()}
+            )
+        severity = check_severity(definition, validation.failures())
+        return dg.AssetCheckResult(
+            passed=validation.success,
+            severity=dg.AssetCheckSeverity(severity),
+            metadata=metadata,
+        )
+
+    return _check
+
+
+def build_suite_checks(
+    asset_keys: Iterable[dg.AssetKey], expectations_dir: Path | None = None
+) -> list[dg.AssetChecksDefinition]:
+    """One asset check per model suite whose asset is among `asset_keys`."""
+    present = {k.to_user_string() for k in asset_keys}
+    return [
+        _build_check(suite, definition)
+        for suite, definition in model_suites(expectations_dir).items()
+        if definition["meta"]["asset"] in present
+    ]

@@ -1,0 +1,254 @@
+"""Runtime values of the raw customer suite: the score threshold and the plausible row-count band.
+
+Both are configured in the suite file's `meta` (expectations/raw_nps_responses.json) and handed
+to GX as suite parameters (`{"$PARAMETER": ...}` placeholders):
+
+- `score_mostly`: the share of rows whose score must be a whole number within the survey's
+  scale. `meta.score_mostly.default` (0.95) unless `meta.score_mostly.by_survey` names the
+  survey; a file holding several surveys gets the strictest (highest) of their thresholds.
+- `row_count_min` / `row_count_max`: files do not map to days (a daily export, a weekly feed and
+  a nine-month backfill all land in the same folder), so the band compares *rows per day of
+  data* like for like, per survey: for each survey in the file, its recent daily average is the
+  rows of other files with a submitted_at on the `history_days` days before the file's first
+  day for that survey, divided by the number of those days that have any row ("days with data":
+  a survey that is quiet on Sundays is not averaged down). A day counts as covered by the file
+  when it holds at least `covered_day_share` of the rows of the file's busiest day for that
+  survey (a few late rows of yesterday do not make a daily export a two-day one). Each covered
+  day is
+  expected to hold that survey's average on the same weekday (when the history has at least
+  `min_weekday_samples` such days: Mondays are quieter than Saturdays), else its overall daily
+  average; the band is `min_ratio` .. `max_ratio` times the file's expected rows. A
+  survey with fewer than `min_history_days` days of history has no average: it lowers no bound
+  and removes the upper one (a new survey can start with any volume). Rows of files whose
+  validation blocked them are no history (a broken export must not lower the bar).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+
+from orchestration.quality.raw_batches import _trimmed
+
+DEFAULT_SCORE_MOSTLY = 0.95
+DEFAULT_BAND = {
+    "history_days": 28,
+    "min_history_days": 7,
+    "min_weekday_samples": 2,
+    "covered_day_share": 0.5,
+    "min_ratio": 0.2,
+    "max_ratio": 5.0,
+}
+
+DAILY_COUNTS_TABLE = "nps_band_daily_counts"
+
+# One scan of the raw table per load: rows per file, load, survey and day of submission.
+_DAILY_COUNTS_SQL = f"""
+CREATE OR REPLACE TEMP TABLE {DAILY_COUNTS_TABLE} AS
+SELECT
+    _source_file AS source_file,
+    _load_id AS load_id,
+    {_trimmed("survey_id")} AS series,
+    CAST(try_cast({_trimmed("submitted_at")} AS TIMESTAMPTZ) AS DATE) AS day,
+    count(*) AS rows
+FROM raw.nps_responses
+GROUP BY ALL
+"""
+
+_BAND_SQL = f"""
+WITH all_batch_days AS (
+    SELECT series, day, sum(rows) AS rows
+    FROM {DAILY_COUNTS_TABLE}
+    WHERE source_file = $source_file AND load_id = $load_id
+      AND series IS NOT NULL AND day IS NOT NULL
+    GROUP BY series, day
+),
+-- a day the file covers holds a real share of its rows: a few late rows of the day before
+-- (re-sent, corrected) do not make a daily export a two-day one
+batch_days AS (
+    SELECT series, day, rows
+    FROM (
+        SELECT *, max(rows) OVER (PARTITION BY series) AS busiest
+        FROM all_batch_days
+    )
+    WHERE rows >= busiest * CAST($covered_day_share AS DOUBLE)
+),
+batch_series AS (
+    SELECT series, min(day) AS first_day
+    FROM batch_days
+    GROUP BY series
+),
+history AS (
+    SELECT c.series, c.day, c.rows
+    FROM {DAILY_COUNTS_TABLE} AS c
+    WHERE c.source_file <> $source_file
+      AND NOT EXISTS (
+          SELECT 1 FROM {{blocked}} AS v
+          WHERE v.source_file = c.source_file AND v.load_id = c.load_id
+      )
+),
+history_days AS (
+    SELECT h.series, h.day, sum(h.rows) AS rows
+    FROM batch_series AS b
+    JOIN history AS h
+      ON h.series = b.series
+     AND h.day >= b.first_day - CAST($history_days AS INTEGER)
+     AND h.day < b.first_day
+    GROUP BY h.series, h.day
+),
+same_weekday AS (
+    SELECT d.series, d.day, avg(h.rows) AS average, count(*) AS samples
+    FROM batch_days AS d
+    JOIN history_days AS h ON h.series = d.series AND isodow(h.day) = isodow(d.day)
+    GROUP BY d.series, d.day
+)
+SELECT
+    d.series,
+    d.day,
+    (SELECT coalesce(sum(h.rows), 0) FROM history_days AS h WHERE h.series = d.series),
+    (SELECT count(*) FROM history_days AS h WHERE h.series = d.series),
+    w.average,
+    coalesce(w.samples, 0)
+FROM batch_days AS d
+LEFT JOIN same_weekday AS w ON w.series = d.series AND w.day = d.day
+ORDER BY d.series, d.day
+"""
+
+
+@dataclass(frozen=True)
+class RowCountBand:
+    """The plausible row count of one file and how it was derived."""
+
+    min_rows: int
+    max_rows: int | None
+    expected_rows: float | None  # None when no survey of the file has enough history
+    per_survey: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def to_metadata(self) -> dict[str, Any]:
+        return {
+            "min_rows": self.min_rows,
+            "max_rows": self.max_rows,
+            "expected_rows": None if self.expected_rows is None else round(self.expected_rows, 1),
+            "per_survey": self.per_survey,
+        }
+
+
+def score_mostly(suite_meta: Mapping[str, Any], survey_ids: Sequence[str | None]) -> float:
+    """The score threshold of a file holding `survey_ids` (strictest of its surveys)."""
+    config = suite_meta.get("score_mostly") or {}
+    default = float(config.get("default", DEFAULT_SCORE_MOSTLY))
+    by_survey = {str(k): float(v) for k, v in (config.get("by_survey") or {}).items()}
+    thresholds = [by_survey.get(s, default) for s in set(survey_ids) if s is not None]
+    return max(thresholds, default=default)
+
+
+def row_count_band(
+    conn: duckdb.DuckDBPyConnection,
+    source_file: str,
+    load_id: str,
+    config: Mapping[str, Any] | None = None,
+    blocked_table: str | None = "raw.batch_validations",
+    refresh: bool = True,
+) -> RowCountBand:
+    """The band for the rows load `load_id` wrote for `source_file` (see the module doc).
+
+    `refresh=False` reuses the daily counts `prepare_daily_counts` made for this connection
+    (one scan of the raw table per load instead of one per file)."""
+    settings = {**DEFAULT_BAND, **(config or {})}
+    if refresh:
+        prepare_daily_counts(conn)
+    blocked = "(SELECT NULL AS source_file, NULL AS load_id WHERE false)"
+    if blocked_table and _table_exists(conn, blocked_table):
+        blocked = f"(SELECT source_file, load_id FROM {blocked_table} WHERE blocked)"
+    conn.execute("SET TimeZone = 'UTC'")
+    rows = conn.execute(
+        _BAND_SQL.replace("{blocked}", blocked),
+        {
+            "source_file": source_file,
+            "load_id": load_id,
+            "history_days": int(settings["history_days"]),
+            "covered_day_share": float(settings["covered_day_share"]),
+        },
+    ).fetchall()
+    min_history_days = int(settings["min_history_days"])
+    min_weekday_samples = int(settings["min_weekday_samples"])
+    expected_by_series: dict[str, float | None] = {}
+    per_survey: dict[str, dict[str, Any]] = {}
+    for series, _day, history_rows, history_days, weekday_average, samples in rows:
+        enough = history_days >= min_history_days
+        average = history_rows / history_days if enough else None
+        info = per_survey.setdefault(
+            series,
+            {
+                "days_covered": 0,
+                "history_rows": history_rows,
+                "history_days_with_data": history_days,
+                "daily_average": None if average is None else round(average, 2),
+                "days_on_same_weekday_average": 0,
+            },
+        )
+        info["days_covered"] += 1
+        if average is None:
+            expected_by_series[series] = None
+            continue
+        # a Monday is compared with recent Mondays when there are enough of them
+        if samples >= min_weekday_samples and weekday_average is not None:
+            info["days_on_same_weekday_average"] += 1
+            day_expected = float(weekday_average)
+        else:
+            day_expected = average
+        expected_by_series[series] = (expected_by_series.get(series) or 0.0) + day_expected
+    known = [e for e in expected_by_series.values() if e is not None]
+    if not known:
+        return RowCountBand(0, None, None, per_survey)
+    expected = sum(known)
+    for series, value in expected_by_series.items():
+        per_survey[series]["expected_rows"] = None if value is None else round(value, 1)
+    min_rows = math.floor(expected * float(settings["min_ratio"]))
+    max_rows = (
+        math.ceil(expected * float(settings["max_ratio"]))
+        if len(known) == len(expected_by_series)
+        else None
+    )
+    return RowCountBand(min_rows, max_rows, expected, per_survey)
+
+
+def prepare_daily_counts(conn: duckdb.DuckDBPyConnection) -> None:
+    """(Re)build the per-connection temp table of rows per file, load, survey and day."""
+    conn.execute("SET TimeZone = 'UTC'")
+    conn.execute(_DAILY_COUNTS_SQL)
+
+
+def raw_nps_suite_parameters(
+    conn: duckdb.DuckDBPyConnection,
+    suite_meta: Mapping[str, Any],
+    source_file: str,
+    load_id: str,
+    survey_ids: Sequence[str | None],
+    refresh: bool = True,
+) -> tuple[dict[str, Any], RowCountBand]:
+    """The suite parameters of one raw customer file, and the band's derivation."""
+    band = row_count_band(
+        conn, source_file, load_id, suite_meta.get("row_count_band"), refresh=refresh
+    )
+    parameters = {
+        "score_mostly": score_mostly(suite_meta, survey_ids),
+        "row_count_min": band.min_rows,
+        "row_count_max": band.max_rows,
+    }
+    return parameters, band
+
+
+def _table_exists(conn: duckdb.DuckDBPyConnection, qualified: str) -> bool:
+    schema, _, table = qualified.partition(".")
+    return bool(
+        conn.execute(
+            "SELECT count(*) FROM information_schema.tables "
+            "WHERE table_schema = ? AND table_name = ?",
+            [schema, table],
+        ).fetchall()[0][0]
+    )

@@ -1,0 +1,97 @@
+"""Validate the files one raw load wrote, judge them and record the verdicts (blocking).
+
+Called by the raw load assets (orchestration/assets/raw.py) with the feed's batch builder.
+Each newly written file is one batch: its suite parameters (if the feed has any, see
+`SUITE_PARAMETERS`), one GX validation, then a verdict (orchestration/quality/verdicts.py) that
+is stored in `raw.batch_validations` in the same connection, before dbt runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import duckdb
+
+from orchestration.quality.gx_engine import Validator, load_suite_definition
+from orchestration.quality.verdicts import Verdict, judge, record_verdicts
+
+BatchBuilder = Callable[[duckdb.DuckDBPyConnection, str, str], Any]
+# (connection, suite meta, source_file, load_id, batch frame) -> (parameters, metadata details)
+ParameterBuilder = Callable[
+    [duckdb.DuckDBPyConnection, Mapping[str, Any], str, str, Any],
+    tuple[dict[str, Any], dict[str, Any]],
+]
+
+
+def _nps_parameters(
+    conn: duckdb.DuckDBPyConnection,
+    meta: Mapping[str, Any],
+    source_file: str,
+    load_id: str,
+    frame: Any,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    from orchestration.quality.raw_parameters import raw_nps_suite_parameters
+
+    survey_ids = frame.column("survey_id_trimmed").to_pylist()
+    # the daily counts were prepared once for this load (SUITE_PREPARE)
+    parameters, band = raw_nps_suite_parameters(
+        conn, meta, source_file, load_id, survey_ids, refresh=False
+    )
+    return parameters, {
+        "row_count_band": band.to_metadata(),
+        "score_mostly": parameters["score_mostly"],
+    }
+
+
+def _nps_prepare(conn: duckdb.DuckDBPyConnection) -> None:
+    from orchestration.quality.raw_parameters import prepare_daily_counts
+
+    prepare_daily_counts(conn)
+
+
+# suite name -> how to compute its runtime parameters (suites without placeholders need none)
+SUITE_PARAMETERS: dict[str, ParameterBuilder] = {"raw_nps_responses": _nps_parameters}
+# suite name -> work done once per load before its files are validated
+SUITE_PREPARE: dict[str, Callable[[duckdb.DuckDBPyConnection], None]] = {
+    "raw_nps_responses": _nps_prepare
+}
+
+
+def validate_load(
+    conn: duckdb.DuckDBPyConnection,
+    feed_name: str,
+    suite: str,
+    source_files: Sequence[str],
+    load_id: str,
+    build_batch: BatchBuilder,
+    validator: Validator,
+    record: bool = True,
+) -> list[Verdict]:
+    """Validate, judge and (when `record`) store the verdict of each file of one load."""
+    if not source_files:
+        return []
+    definition = load_suite_definition(suite)
+    parameters_for = SUITE_PARAMETERS.get(suite)
+    if suite in SUITE_PREPARE:
+        SUITE_PREPARE[suite](conn)
+    verdicts = []
+    for source_file in source_files:
+        frame = build_batch(conn, source_file, load_id)
+        parameters: dict[str, Any] | None = None
+        details: dict[str, Any] = {}
+        if parameters_for is not None:
+            parameters, details = parameters_for(
+                conn, definition.get("meta") or {}, source_file, load_id, frame
+            )
+        validation = validator.validate(
+            suite, frame, batch=source_file, suite_parameters=parameters
+        )
+        verdicts.append(judge(definition, validation, _rows(frame), details))
+    if record:
+        record_verdicts(conn, feed_name, load_id, verdicts)
+    return verdicts
+
+
+def _rows(frame: Any) -> int:
+    return int(frame.num_rows) if hasattr(frame, "num_rows") else len(frame)
