@@ -25,6 +25,7 @@ from orchestration.landing.readers import (
     source_relation,
     sql_literal,
 )
+from orchestration.privacy import ensure_privacy_tables, erase_tombstoned_rows
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ class LoadReport:
 
 def ensure_raw_schema(conn: duckdb.DuckDBPyConnection, feeds: Iterable[Feed]) -> None:
     conn.execute("create schema if not exists raw")
+    ensure_privacy_tables(conn)  # the tombstones the loader honours, read by dbt too
     conn.execute(
         f"""
         create table if not exists {MANIFEST_TABLE} (
@@ -220,6 +222,9 @@ def _load_file(
                 f"select count(*) from raw.{feed.table} where _source_file = ? and _load_id = ?",
                 [source_file, load_id],
             ).fetchone()[0]
+            # privacy: rows of forgotten respondents never stay; counted above as landed, they
+            # are logged as erased (orchestration/privacy.py) so the accounting reconciles
+            erase_tombstoned_rows(conn, feed.table, feed.name, source_file, load_id, now)
             conn.execute(
                 f"""
                 insert or replace into {MANIFEST_TABLE}

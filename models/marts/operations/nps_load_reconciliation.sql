@@ -50,6 +50,19 @@ duplicates as (
 
 ),
 
+erased as (
+
+    -- rows of forgotten respondents (orchestration/privacy.py), for the file version loaded
+    select
+        source_file,
+        file_checksum,
+        sum(rows_erased) as erased_rows
+    from {{ ref('stg_privacy__erasures') }}
+    where feed = 'nps'
+    group by source_file, file_checksum
+
+),
+
 final as (
 
     select
@@ -61,13 +74,18 @@ final as (
         coalesce(landed.landed_rows, 0) as landed_rows,
         coalesce(accepted.accepted_rows, 0) as accepted_rows,
         coalesce(quarantined.quarantined_rows, 0) as quarantined_rows,
-        coalesce(duplicates.duplicate_rows, 0) as duplicate_rows
+        coalesce(duplicates.duplicate_rows, 0) as duplicate_rows,
+        coalesce(erased.erased_rows, 0) as erased_rows
 
     from manifest
     left join landed on manifest.source_file = landed.source_file
     left join accepted on manifest.source_file = accepted.source_file
     left join quarantined on manifest.source_file = quarantined.source_file
     left join duplicates on manifest.source_file = duplicates.source_file
+    left join erased
+        on
+            manifest.source_file = erased.source_file
+            and manifest.file_checksum = erased.file_checksum
 
 )
 
