@@ -1,0 +1,38 @@
+"""The static HTML report people look at, rendered from the marts just published."""
+
+import dagster as dg
+
+from orchestration.assets.serving import published_marts
+from orchestration.publish import PUBLISHED_DATABASE
+from orchestration.report import REPORT_DIR_ENV, default_report_dir, render_report
+from orchestration.resources import WarehouseResource
+
+
+@dg.asset(
+    key=["serving", "report"],
+    group_name="serving",
+    deps=[published_marts],
+    owners=["team:cx-analytics"],
+    kinds={"html"},
+    description=(
+        "The static NPS report: `index.html` plus PNG charts (trend with rolling 30/90-day NPS "
+        "and its interval, promoter/passive/detractor mix, region > district > branch table, "
+        "eNPS heatmap, detractor themes, follow-up SLA), read from the published marts. Each "
+        "section appears once its marts exist; anything below the minimum sample is marked. "
+        f"Written to ${REPORT_DIR_ENV}, else `reports/` in the project root; works offline."
+    ),
+)
+def report(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    # read the publication, not the warehouse: it is exactly what BI tools see
+    output_dir = default_report_dir().resolve()
+    rendered = render_report(warehouse.publish_path / PUBLISHED_DATABASE, output_dir)
+    for key, reason in rendered.skipped.items():
+        context.log.info(f"report section {key} not shown: {reason}")
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(rendered.index)),
+            "sections": dg.MetadataValue.json(rendered.sections),
+            "not_shown": dg.MetadataValue.json(rendered.skipped),
+            "charts": len(rendered.images),
+        }
+    )
