@@ -10,13 +10,15 @@ WAREHOUSE ?= data/warehouse.duckdb
 DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export DAGSTER_HOME
 
-.PHONY: help setup run demo-data test lint ui clean
+.PHONY: help setup run demo-data test lint ui docs metrics clean
 
 help:
 	@echo "make run    - load $(LANDING) (demo data if it holds no survey files) into $(WAREHOUSE)"
 	@echo "make test   - the whole test suite (pytest + dbt build on fixtures)"
 	@echo "make ui     - Dagster UI on http://127.0.0.1:3000"
+	@echo "make docs   - dbt docs for $(WAREHOUSE) on http://127.0.0.1:8080"
 	@echo "make lint   - ruff and sqlfluff"
+	@echo "make metrics - a dbt semantic layer query (MetricFlow) on $(WAREHOUSE)"
 
 $(UV):
 	python3 -m pip install --quiet --disable-pip-version-check --target $(CURDIR)/.tools uv
@@ -42,6 +44,16 @@ lint: setup
 ui: setup
 	NPS_LANDING_DIR=$(abspath $(LANDING)) NPS_WAREHOUSE=$(abspath $(WAREHOUSE)) \
 		$(RUN) dagster dev -m orchestration.definitions --host 127.0.0.1 --port 3000
+
+docs: setup
+	NPS_WAREHOUSE=$(abspath $(WAREHOUSE)) $(RUN) dbt docs generate --static
+	NPS_WAREHOUSE=$(abspath $(WAREHOUSE)) $(RUN) dbt docs serve --host 127.0.0.1 --port 8080 --no-browser
+
+# mf has no --target option: the dbt profile reads its target from DBT_TARGET (default duckdb)
+metrics: setup
+	NPS_WAREHOUSE=$(abspath $(WAREHOUSE)) $(RUN) dbt parse --quiet
+	NPS_WAREHOUSE=$(abspath $(WAREHOUSE)) $(RUN) mf query --metrics nps,responses,nps_standard_error \
+		--group-by metric_time__month,region --order metric_time__month,region
 
 clean:
 	rm -rf target logs .dagster_home data/warehouse.duckdb

@@ -37,6 +37,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     demo.set_defaults(handler=_demo_data)
 
+    forget = commands.add_parser(
+        "forget", help="erase a respondent from every schema and keep them out of later loads"
+    )
+    forget.add_argument("--respondent", required=True, help="the respondent_id to erase")
+    forget.add_argument(
+        "--warehouse", type=Path, default=None, help=f"DuckDB file (default {DEFAULT_WAREHOUSE})"
+    )
+    forget.set_defaults(handler=_forget, landing=None)
+
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if getattr(args, "verbose", False) else logging.ERROR,
@@ -104,9 +113,22 @@ def _run(args: argparse.Namespace) -> int:
         print(f"STEP FAILED {failure}")
     for check in outcome.failed_checks:
         print(f"CHECK FAILED {check.asset}:{check.check} {_short(check.metadata)}")
+        # a raw suite that blocked files: which file, which expectation (its rows are quarantined)
+        for source_file, failures in (check.metadata.get("blocked_files") or {}).items():
+            keys = ", ".join(f["key"] for f in failures if f.get("effect") == "blocks")
+            print(f"  BLOCKED {source_file}: {keys} (rows quarantined as batch_failed_validation)")
     for check in outcome.warning_checks:
         print(f"check warning {check.asset}:{check.check}")
     print(f"Warehouse: {settings.warehouse_path}")
+    if outcome.data_docs:
+        print(f"Data Docs: {outcome.data_docs}")
+    else:
+        print(f"Data Docs: not rebuilt ({outcome.data_docs_error})")
+    if outcome.published:
+        print(f"Published for BI tools (read-only): {outcome.published} (+ Parquet per mart)")
+    else:
+        print("Published for BI tools: not updated (a model or test failed)")
+    print(f"Report: {outcome.report}" if outcome.report else "Report: not updated")
     ok = outcome.ok and not (summary and summary.files_failed_this_run)
     print("OK" if ok else "FAILED")
     return 0 if ok else 1
@@ -128,6 +150,41 @@ def _demo_data(args: argparse.Namespace) -> int:
         landing, responses=args.responses, seed=args.seed, end_date=args.end_date
     )
     print(f"Demo data: {summary.rows} rows in {len(summary.files)} files under {landing}")
+    from orchestration.demo_feedback import write_demo_feedback
+
+    feedback = write_demo_feedback(landing, seed=args.seed, end_date=args.end_date)
+    print(
+        f"Demo feedback: {feedback.followup_events} follow-up events, "
+        f"{feedback.action_items} action items"
+    )
+    from orchestration.demo_enps import write_demo_enps
+
+    enps = write_demo_enps(landing, seed=args.seed, end_date=args.end_date)
+    print(
+        f"Demo eNPS: {enps.rows} rows in {len(enps.files)} files "
+        f"({len(enps.waves)} quarterly waves)"
+    )
+    return 0
+
+
+def _forget(args: argparse.Namespace) -> int:
+    from orchestration.privacy import forget_respondent
+
+    warehouse = _settings(args).warehouse_path
+    if not warehouse.is_file():
+        print(f"warehouse not found: {warehouse}", file=sys.stderr)
+        return 2
+    report = forget_respondent(warehouse, args.respondent)
+    # counts only: the command never echoes what it erased
+    print(f"Forgot respondent {report.respondent_id} (request {report.request_id})")
+    for table, rows in report.raw_rows.items():
+        print(f"  raw.{table}: {rows} row(s) erased")
+    for table, rows in report.derived_rows.items():
+        print(f"  {table}: {rows} row(s) erased")
+    print(
+        "Tombstone recorded: re-loaded files will not bring them back. Aggregates and the "
+        "published copy are refreshed by the next `nps-warehouse run`."
+    )
     return 0
 
 

@@ -10,8 +10,17 @@ from orchestration.settings import LANDING_ENV, WAREHOUSE_ENV, Settings
 prepare_manifest()
 
 from orchestration.assets.dbt import nps_dbt_models  # noqa: E402  (needs the manifest)
-from orchestration.assets.raw import landing_manifest, raw_load_assets  # noqa: E402
+from orchestration.assets.raw import (  # noqa: E402
+    batch_validations,
+    landing_manifest,
+    privacy_erasures,
+    raw_load_assets,
+)
+from orchestration.assets.report import report  # noqa: E402
+from orchestration.assets.serving import published_marts  # noqa: E402
 from orchestration.checks import unregistered_reference_ids  # noqa: E402
+from orchestration.enps_checks import enps_checks  # noqa: E402
+from orchestration.quality.mart_checks import build_suite_checks  # noqa: E402
 from orchestration.resources import LandingResource, WarehouseResource  # noqa: E402
 
 PIPELINE_JOB = "nps_pipeline"
@@ -27,8 +36,21 @@ nps_pipeline = dg.define_asset_job(
 )
 
 defs = dg.Definitions(
-    assets=[*raw_load_assets, landing_manifest, nps_dbt_models],
-    asset_checks=[unregistered_reference_ids],
+    assets=[
+        *raw_load_assets,
+        landing_manifest,
+        batch_validations,
+        privacy_erasures,
+        nps_dbt_models,
+        published_marts,
+        report,
+    ],
+    # one Great Expectations suite per validated model (expectations/<model>.json)
+    asset_checks=[
+        unregistered_reference_ids,
+        *enps_checks,
+        *build_suite_checks(nps_dbt_models.keys),
+    ],
     jobs=[nps_pipeline],
     resources={
         "warehouse": WarehouseResource(path=dg.EnvVar(WAREHOUSE_ENV)),

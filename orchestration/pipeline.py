@@ -31,6 +31,10 @@ class PipelineOutcome:
     run_id: str
     success: bool
     log_path: Path | None = None
+    published: str | None = None
+    report: str | None = None
+    data_docs: Path | None = None  # GX Data Docs index page, rebuilt after the run
+    data_docs_error: str | None = None
     step_failures: list[str] = field(default_factory=list)
     checks: list[CheckOutcome] = field(default_factory=list)
 
@@ -98,12 +102,20 @@ def run_pipeline(settings: Settings, verbose: bool = False) -> PipelineOutcome:
                 "loggers": {"console": {"config": {"log_level": "INFO" if verbose else "ERROR"}}}
             },
         )
+        docs, docs_error = _rebuild_data_docs(home)
     outcome = PipelineOutcome(run_id=result.run_id, success=result.success, log_path=log_path)
+    outcome.data_docs, outcome.data_docs_error = docs, docs_error
     for event in result.all_events:
         if event.is_step_failure:
             error = event.step_failure_data.error
             message = error.message.strip() if error else "unknown error"
             outcome.step_failures.append(f"{event.step_key}: {message}")
+    for materialization in result.get_asset_materialization_events():
+        data = materialization.event_specific_data.materialization
+        if data.asset_key.path == ["serving", "published_marts"]:
+            outcome.published = str(data.metadata["database"].value)
+        if data.asset_key.path == ["serving", "report"]:
+            outcome.report = str(data.metadata["path"].value)
     for evaluation in result.get_asset_check_evaluations():
         outcome.checks.append(
             CheckOutcome(
@@ -115,6 +127,19 @@ def run_pipeline(settings: Settings, verbose: bool = False) -> PipelineOutcome:
             )
         )
     return outcome
+
+
+def _rebuild_data_docs(home: Path) -> tuple[Path | None, str | None]:
+    """The GX Data Docs site over the results kept under the Dagster home (never fails the run:
+    the evidence is a convenience, the checks themselves are recorded by Dagster)."""
+    from orchestration.quality.gx_engine import build_data_docs
+    from orchestration.quality.runtime import quality_project_dir
+
+    try:
+        return build_data_docs(quality_project_dir(None) or home), None
+    except Exception as exc:  # noqa: BLE001 - reported in the summary instead
+        log.warning("Data Docs not rebuilt", exc_info=True)
+        return None, f"{exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
 
 
 def summarise_warehouse(warehouse: Path, run_id: str) -> WarehouseSummary:

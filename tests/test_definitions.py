@@ -21,6 +21,56 @@ EXPECTED_ASSETS = {
     "marts/nps_quarantine": "marts",
     "marts/nps_duplicates": "marts",
     "marts/nps_load_reconciliation": "marts",
+    # data quality (issue 5): raw verdicts that block files
+    "raw/batch_validations": "raw",
+    "staging/stg_survey__batch_validations": "staging",
+    # voice of the customer (issue 7)
+    "raw/followup_events": "raw",
+    "raw/action_items": "raw",
+    "raw/privacy_erasures": "raw",
+    "reference/themes": "reference",
+    "reference/branch_managers": "reference",
+    "reference/survey_followup_sla": "reference",
+    "staging/stg_feedback__followup_events": "staging",
+    "staging/stg_feedback__action_items": "staging",
+    "staging/stg_privacy__erasures": "staging",
+    "intermediate/int_comment_themes_tagged": "intermediate",
+    "intermediate/int_comment_themes_listed": "intermediate",
+    "intermediate/int_followup_events_summarised": "intermediate",
+    "intermediate/int_action_items_latest": "intermediate",
+    "marts/fct_comment_themes": "marts",
+    "marts/nps_theme_drivers": "marts",
+    "marts/detractor_followup_queue": "marts",
+    "marts/followup_sla": "marts",
+    "marts/promoter_testimonials": "marts",
+    "marts/action_plan_tracker": "marts",
+    # eNPS (issue 4): per-response relations live in people_restricted, not in marts
+    "raw/enps_responses": "raw",
+    "reference/department_headcount": "reference",
+    "people_restricted/stg_employee__enps_responses": "staging",
+    "people_restricted/int_enps_responses_validated": "intermediate",
+    "people_restricted/int_enps_responses_categorised": "intermediate",
+    "people_restricted/int_enps_wave_groups": "intermediate",
+    "people_restricted/int_enps_rolling_groups": "intermediate",
+    "people_restricted/enps_quarantine": "marts",
+    "people_restricted/enps_duplicates": "marts",
+    "marts/enps_load_reconciliation": "marts",
+    "marts/enps_by_wave": "marts",
+    "marts/enps_rolling": "marts",
+    "marts/enps_comments": "marts",
+    "serving/published_marts": "serving",
+    "serving/report": "serving",
+    # NPS analytics marts (issue 3)
+    "intermediate/int_nps_responses_aggregated": "intermediate",
+    "intermediate/int_nps_segment_days_rolled_up": "intermediate",
+    "intermediate/int_nps_periods_aggregated": "intermediate",
+    "intermediate/int_nps_responses_sequenced": "intermediate",
+    "intermediate/int_nps_latest_changes_rolled_up": "intermediate",
+    "marts/nps_by_period": "marts",
+    "marts/nps_rolling": "marts",
+    "marts/dim_respondents": "marts",
+    "marts/nps_category_migration": "marts",
+    "marts/metricflow_time_spine": "marts",
 }
 
 
@@ -62,6 +112,9 @@ def test_checks_on_raw_and_marts(graph) -> None:
     assert "marts/fct_nps_responses:unregistered_reference_ids" in checks
     # dbt's data tests arrive as asset checks
     assert any(c.startswith("marts/nps_load_reconciliation:expression_is_true") for c in checks)
+    # one Great Expectations suite per validated model, named after it (issue 5)
+    for suite in ("branches", "fct_nps_responses", "nps_daily", "nps_by_period", "nps_rolling"):
+        assert any(c.endswith(f"/{suite}:{suite}_suite") for c in checks), suite
 
 
 def test_pipeline_job_runs_in_process(graph) -> None:

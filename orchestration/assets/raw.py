@@ -5,12 +5,14 @@ checks: every file readable, and the feed's Great Expectations suite on every ne
 """
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import dagster as dg
 import duckdb
 
 from orchestration.landing.feeds import FEEDS, Feed
 from orchestration.landing.loader import LoadReport, load_feed
+from orchestration.quality.runtime import quality_project_dir
 from orchestration.resources import LandingResource, WarehouseResource
 
 FILES_READABLE_CHECK = "landing_files_readable"
@@ -25,6 +27,36 @@ landing_manifest = dg.AssetSpec(
         "and the last error. Written by each raw load asset; makes loading idempotent "
         "(unchanged files are skipped, changed files replace their rows, deleted files' rows "
         "stay)."
+    ),
+    owners=["team:data-platform"],
+    kinds={"duckdb"},
+)
+
+
+RAW_BATCH_VALIDATIONS = dg.AssetKey(["raw", "batch_validations"])
+
+batch_validations = dg.AssetSpec(
+    RAW_BATCH_VALIDATIONS,
+    group_name="raw",
+    description=(
+        "One row per landing file, load and raw suite: whether the file passed its Great "
+        "Expectations suite, whether it is held back (blocked) and which expectations failed. "
+        "Written by each raw load asset; the models quarantine a blocked file's rows as "
+        "`batch_failed_validation`."
+    ),
+    owners=["team:data-platform"],
+    kinds={"duckdb"},
+)
+
+
+privacy_erasures = dg.AssetSpec(
+    dg.AssetKey(["raw", "privacy_erasures"]),
+    group_name="raw",
+    description=(
+        "Rows erased for privacy per file version (counts, no identifiers): by `nps-warehouse "
+        "forget`, or dropped at load because the respondent was forgotten (a tombstone in "
+        "raw.privacy_tombstones). Written by the loader and orchestration/privacy.py; "
+        "nps_load_reconciliation adds them to the row accounting."
     ),
     owners=["team:data-platform"],
     kinds={"duckdb"},
@@ -72,9 +104,20 @@ def build_raw_load_asset(feed: Feed) -> dg.AssetsDefinition:
     ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
         with warehouse.connect() as conn:
             report = load_feed(conn, landing.directory, feed, load_id=context.run_id)
-            validations = validate_written_files(conn, feed, report)
+            verdicts = validate_written_files(
+                conn, feed, report, quality_project_dir(context.instance), context.run_id
+            )
         for failed in report.failed:
             context.log.error(f"landing file not loaded: {failed.error}")
+        # names only: the values of a forbidden (identifier) column are never read into the log
+        dropped = {
+            f.source_file: list(f.dropped_columns) for f in report.written if f.dropped_columns
+        }
+        for source_file, columns in dropped.items():
+            context.log.warning(
+                f"{source_file}: identifier column(s) dropped at load, not stored: "
+                + ", ".join(columns)
+            )
         yield dg.MaterializeResult(
             metadata={
                 "files_seen": len(report.files),
@@ -84,6 +127,7 @@ def build_raw_load_asset(feed: Feed) -> dg.AssetsDefinition:
                 "loaded_files": dg.MetadataValue.json(
                     {f.source_file: {"outcome": f.outcome, "rows": f.rows} for f in report.written}
                 ),
+                "dropped_identifier_columns": dg.MetadataValue.json(dropped),
             },
         )
         yield dg.AssetCheckResult(
@@ -97,16 +141,27 @@ def build_raw_load_asset(feed: Feed) -> dg.AssetsDefinition:
                 "failed_count": len(report.failed),
             },
         )
-        failing = [v for v in validations if not v.success]
+        failing = [v for v in verdicts if not v.validation.success]
+        blocked = {v.validation.batch: v.failed_summary() for v in verdicts if v.blocked}
+        for source_file, failures in blocked.items():
+            context.log.error(
+                f"{source_file} held back (its rows are quarantined as batch_failed_validation): "
+                + ", ".join(f["key"] for f in failures if f["effect"] == "blocks")
+            )
         yield dg.AssetCheckResult(
             check_name=suite_check_name(feed),
             passed=not failing,
-            # Dirty rows are expected and quarantined downstream: a failing batch warns.
-            severity=dg.AssetCheckSeverity.WARN,
+            # A blocked file is an error; failures that only warn (severity "warning" in the
+            # suite's meta, or a share threshold on a tiny file) leave the file flowing.
+            severity=dg.AssetCheckSeverity.ERROR if blocked else dg.AssetCheckSeverity.WARN,
             metadata={
-                "batches_validated": len(validations),
+                "batches_validated": len(verdicts),
                 "batches_failed": len(failing),
-                "failures": dg.MetadataValue.json({v.batch: v.to_metadata() for v in failing}),
+                "batches_blocked": len(blocked),
+                "blocked_files": dg.MetadataValue.json(blocked),
+                "failures": dg.MetadataValue.json(
+                    {v.validation.batch: v.to_metadata() for v in failing}
+                ),
             },
         )
 
@@ -116,29 +171,50 @@ def build_raw_load_asset(feed: Feed) -> dg.AssetsDefinition:
 def batch_builders() -> dict[str, Callable[[duckdb.DuckDBPyConnection, str, str], object]]:
     """Per feed: (connection, source_file, load_id) -> the frame its raw suite validates."""
     from orchestration.quality.raw_batches import raw_nps_batch
+    from orchestration.quality.raw_enps_batches import raw_enps_batch
+    from orchestration.quality.raw_feedback_batches import (
+        raw_action_item_batch,
+        raw_followup_batch,
+    )
     from orchestration.settings import SEEDS_DIR
 
     return {
         "nps": lambda conn, source_file, load_id: raw_nps_batch(
             conn, source_file, load_id, SEEDS_DIR / "surveys.csv"
         ),
+        "enps": raw_enps_batch,
+        "followups": raw_followup_batch,
+        "action_plans": raw_action_item_batch,
     }
 
 
-def validate_written_files(conn: duckdb.DuckDBPyConnection, feed: Feed, report: LoadReport) -> list:
+def validate_written_files(
+    conn: duckdb.DuckDBPyConnection,
+    feed: Feed,
+    report: LoadReport,
+    project_dir: Path | None = None,
+    run_id: str = "",
+) -> list:
+    """Validate each newly written file and record its verdict (blocking, see
+    orchestration/quality/verdicts.py); results are kept under `project_dir` for Data Docs."""
+    from orchestration.quality.verdicts import ensure_batch_validations_table
+
+    ensure_batch_validations_table(conn)  # dbt reads it even when nothing was loaded
     if not report.written:
         return []
     # imported here: Great Expectations takes seconds to import
-    from orchestration.quality.gx_engine import Validator
+    from orchestration.quality.raw_validation import validate_load
+    from orchestration.quality.runtime import validator_for
 
-    build_batch = batch_builders()[feed.name]
-    validator = Validator()
-    return [
-        validator.validate(
-            feed.suite, build_batch(conn, f.source_file, report.load_id), batch=f.source_file
-        )
-        for f in report.written
-    ]
+    return validate_load(
+        conn,
+        feed.name,
+        feed.suite,
+        [f.source_file for f in report.written],
+        report.load_id,
+        batch_builders()[feed.name],
+        validator_for(project_dir, run_id or report.load_id),
+    )
 
 
 raw_load_assets = [build_raw_load_asset(feed) for feed in FEEDS]
