@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from datetime import date
 from pathlib import Path
 
-from orchestration.settings import DEFAULT_LANDING_DIR, DEFAULT_WAREHOUSE, Settings
+from orchestration.settings import (
+    DEFAULT_LANDING_DIR,
+    DEFAULT_WAREHOUSE,
+    PUBLISH_DIR_ENV,
+    Settings,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -169,6 +175,7 @@ def _demo_data(args: argparse.Namespace) -> int:
 
 def _forget(args: argparse.Namespace) -> int:
     from orchestration.privacy import forget_respondent
+    from orchestration.publish import PUBLISHED_DATABASE, publish_marts
 
     warehouse = _settings(args).warehouse_path
     if not warehouse.is_file():
@@ -181,9 +188,14 @@ def _forget(args: argparse.Namespace) -> int:
         print(f"  raw.{table}: {rows} row(s) erased")
     for table, rows in report.derived_rows.items():
         print(f"  {table}: {rows} row(s) erased")
+    publish_dir = Path(os.environ.get(PUBLISH_DIR_ENV) or warehouse.parent / "published")
+    if (publish_dir / PUBLISHED_DATABASE).exists():
+        # BI tools read the published copy: it must not keep what was just erased
+        publish_marts(warehouse, publish_dir, run_id=f"forget-{report.request_id}")
+        print(f"Published copy refreshed: {publish_dir / PUBLISHED_DATABASE}")
     print(
-        "Tombstone recorded: re-loaded files will not bring them back. Aggregates and the "
-        "published copy are refreshed by the next `nps-warehouse run`."
+        "Tombstone recorded: re-loaded files will not bring them back. Aggregates are "
+        "recomputed by the next `nps-warehouse run`."
     )
     return 0
 

@@ -64,6 +64,7 @@ class Forgotten:
     landing: Path
     cli: subprocess.CompletedProcess
     hits_after_forget: list[str]
+    hits_in_published: list[str]
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +72,7 @@ def forgotten(fixture_run: CliRun, tmp_path_factory: pytest.TempPathFactory) -> 
     root = tmp_path_factory.mktemp("privacy")
     warehouse = root / "warehouse.duckdb"
     shutil.copy(fixture_run.warehouse, warehouse)
+    shutil.copytree(fixture_run.warehouse.parent / "published", root / "published")
     landing = root / "landing"
     shutil.copytree(fixture_run.landing, landing)
     cli = subprocess.run(
@@ -95,6 +97,10 @@ def forgotten(fixture_run: CliRun, tmp_path_factory: pytest.TempPathFactory) -> 
         landing=landing,
         cli=cli,
         hits_after_forget=scan(warehouse, IDENTIFIERS, EMAIL_C001),
+        # C001 went through the command, which refreshes the published copy
+        hits_in_published=scan(
+            root / "published" / "nps_warehouse.duckdb", {"C001", "F0001", "F0101"}, EMAIL_C001
+        ),
     )
 
 
@@ -104,6 +110,11 @@ def test_forget_erases_from_every_schema(forgotten: Forgotten) -> None:
     assert EMAIL_C001 not in forgotten.cli.stdout  # the command never echoes what it erased
     assert "raw.nps_responses: 3 row(s) erased" in forgotten.cli.stdout
     assert forgotten.hits_after_forget == []
+
+
+def test_forget_refreshes_the_published_copy(forgotten: Forgotten) -> None:
+    assert "Published copy refreshed" in forgotten.cli.stdout, forgotten.cli.stdout
+    assert forgotten.hits_in_published == []
 
 
 def test_tombstones_hold_no_email(forgotten: Forgotten) -> None:
