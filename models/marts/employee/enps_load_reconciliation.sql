@@ -12,41 +12,25 @@ manifest as (
 
 landed as (
 
-    select
-        _source_file as source_file,
-        count(*) as landed_rows
-    from {{ ref('stg_employee__enps_responses') }}
-    group by _source_file
+    {{ rows_per_source_file(ref('stg_employee__enps_responses'), 'landed_rows', '_source_file') }}
 
 ),
 
 accepted as (
 
-    select
-        source_file,
-        count(*) as accepted_rows
-    from {{ ref('int_enps_responses_categorised') }}
-    group by source_file
+    {{ rows_per_source_file(ref('int_enps_responses_categorised'), 'accepted_rows') }}
 
 ),
 
 quarantined as (
 
-    select
-        source_file,
-        count(*) as quarantined_rows
-    from {{ ref('enps_quarantine') }}
-    group by source_file
+    {{ rows_per_source_file(ref('enps_quarantine'), 'quarantined_rows') }}
 
 ),
 
 duplicates as (
 
-    select
-        source_file,
-        count(*) as duplicate_rows
-    from {{ ref('enps_duplicates') }}
-    group by source_file
+    {{ rows_per_source_file(ref('enps_duplicates'), 'duplicate_rows') }}
 
 ),
 

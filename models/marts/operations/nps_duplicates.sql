@@ -8,16 +8,7 @@ validated as (
 
 final as (
 
-    select
-        _source_file as source_file,
-        _source_row as source_row,
-        response_id,
-        first_received_source_file as duplicate_of_source_file,
-        first_received_source_row as duplicate_of_source_row,
-        _loaded_at as loaded_at
-
-    from validated
-    where outcome = 'duplicate'
+    {{ duplicate_response_rows('validated') }}
 
 )
 

@@ -12,41 +12,25 @@ manifest as (
 
 landed as (
 
-    select
-        _source_file as source_file,
-        count(*) as landed_rows
-    from {{ ref('stg_survey__nps_responses') }}
-    group by _source_file
+    {{ rows_per_source_file(ref('stg_survey__nps_responses'), 'landed_rows', '_source_file') }}
 
 ),
 
 accepted as (
 
-    select
-        source_file,
-        count(*) as accepted_rows
-    from {{ ref('fct_nps_responses') }}
-    group by source_file
+    {{ rows_per_source_file(ref('fct_nps_responses'), 'accepted_rows') }}
 
 ),
 
 quarantined as (
 
-    select
-        source_file,
-        count(*) as quarantined_rows
-    from {{ ref('nps_quarantine') }}
-    group by source_file
+    {{ rows_per_source_file(ref('nps_quarantine'), 'quarantined_rows') }}
 
 ),
 
 duplicates as (
 
-    select
-        source_file,
-        count(*) as duplicate_rows
-    from {{ ref('nps_duplicates') }}
-    group by source_file
+    {{ rows_per_source_file(ref('nps_duplicates'), 'duplicate_rows') }}
 
 ),
 
