@@ -10,7 +10,7 @@ WAREHOUSE ?= data/warehouse.duckdb
 DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export DAGSTER_HOME
 
-.PHONY: help setup run demo-data test lint ui docs metrics clean
+.PHONY: help setup run demo-data test lint ui docs metrics clean bench
 
 help:
 	@echo "make run    - load $(LANDING) (demo data if it holds no survey files) into $(WAREHOUSE)"
@@ -19,6 +19,7 @@ help:
 	@echo "make docs   - dbt docs for $(WAREHOUSE) on http://127.0.0.1:8080"
 	@echo "make lint   - ruff and sqlfluff"
 	@echo "make metrics - a dbt semantic layer query (MetricFlow) on $(WAREHOUSE)"
+	@echo "make bench  - the pipeline against bare DuckDB (SIZES=\"1m 10m\", default 1m)"
 
 $(UV):
 	python3 -m pip install --quiet --disable-pip-version-check --target $(CURDIR)/.tools uv
@@ -54,6 +55,11 @@ metrics: setup
 	NPS_WAREHOUSE=$(abspath $(WAREHOUSE)) $(RUN) dbt parse --quiet
 	NPS_WAREHOUSE=$(abspath $(WAREHOUSE)) $(RUN) mf query --metrics nps,responses,nps_standard_error \
 		--group-by metric_time__month,region --order metric_time__month,region
+
+# generated data and runs go to data/bench/<size>/ (reused data, fresh runs); see bench/README.md
+SIZES ?= 1m
+bench: setup
+	$(RUN) python -m bench.run --sizes $(SIZES)
 
 clean:
 	rm -rf target logs .dagster_home data/warehouse.duckdb

@@ -27,6 +27,11 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("run", help="run the whole pipeline through Dagster")
     _add_paths(run)
     run.add_argument("--verbose", action="store_true", help="show Dagster's step logs")
+    run.add_argument(
+        "--force",
+        action="store_true",
+        help="run dbt, GX and publishing even when no landing file changed since the last run",
+    )
     run.set_defaults(handler=_run)
 
     demo = commands.add_parser("demo-data", help="write a realistic demo landing folder")
@@ -88,11 +93,14 @@ def _run(args: argparse.Namespace) -> int:
     if not settings.landing_dir.is_dir():
         print(f"landing folder not found: {settings.landing_dir}", file=sys.stderr)
         return 2
-    outcome = run_pipeline(settings, verbose=args.verbose)
-    print(
-        f"Dagster run {outcome.run_id}"
-        + (f" (log: {outcome.log_path})" if outcome.log_path else "")
-    )
+    outcome = run_pipeline(settings, verbose=args.verbose, force=args.force)
+    if outcome.skipped:
+        print(f"Skipped: {outcome.skipped} (--force runs them anyway)")
+    else:
+        print(
+            f"Dagster run {outcome.run_id}"
+            + (f" (log: {outcome.log_path})" if outcome.log_path else "")
+        )
     try:
         summary = summarise_warehouse(settings.warehouse_path, outcome.run_id)
     except Exception as exc:  # the marts may not exist when the run failed early

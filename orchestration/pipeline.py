@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import logging
 import os
 from collections import Counter
@@ -37,6 +39,8 @@ class PipelineOutcome:
     data_docs_error: str | None = None
     step_failures: list[str] = field(default_factory=list)
     checks: list[CheckOutcome] = field(default_factory=list)
+    # set when nothing changed since the last complete run, so no Dagster run was started
+    skipped: str | None = None
 
     @property
     def failed_checks(self) -> list[CheckOutcome]:
@@ -74,12 +78,20 @@ def ensure_dagster_home() -> Path:
     return home
 
 
-def run_pipeline(settings: Settings, verbose: bool = False) -> PipelineOutcome:
+def run_pipeline(settings: Settings, verbose: bool = False, force: bool = False) -> PipelineOutcome:
     """Materialise every asset and run every check, as one Dagster run in the local instance.
 
     Unless verbose, the console output of the steps (dbt echoes its whole log) goes to
-    `$DAGSTER_HOME/logs/`, and `log_path` of the outcome says where."""
+    `$DAGSTER_HOME/logs/`, and `log_path` of the outcome says where.
+
+    Unless `force`, a run is skipped (no Dagster run, no dbt, GX or publishing: `skipped` says
+    why) when nothing it reads changed since the last complete run, see `unchanged_since`."""
     settings.export()
+    _export_duckdb_settings()
+    if not force:
+        skipped = _skip_if_unchanged(settings)
+        if skipped is not None:
+            return skipped
     home = ensure_dagster_home()
     import dagster as dg
 
@@ -126,7 +138,160 @@ def run_pipeline(settings: Settings, verbose: bool = False) -> PipelineOutcome:
                 metadata={k: v.value for k, v in evaluation.metadata.items()},
             )
         )
+    if outcome.ok and outcome.published:
+        _remember_complete_run(settings, outcome)
     return outcome
+
+
+# -- the no-change fast path ------------------------------------------------------------------
+# A complete, successful run stores a fingerprint of everything it read in STATE_TABLE. The next
+# run compares before starting Dagster (importing it and the definitions alone takes seconds):
+# when no landing file is new, changed or failed and the fingerprint is the same, there is
+# nothing to load, so dbt, GX and publishing would rebuild exactly what is there.
+
+STATE_TABLE = "raw.pipeline_state"
+# what a run reads besides the landing files: models, seeds, suites (their content)
+_FINGERPRINTED_SOURCES = (
+    "models",
+    "macros",
+    "seeds",
+    "tests/dbt",
+    "expectations",
+    "dbt_project.yml",
+    "profiles.yml",
+)
+
+
+def _export_duckdb_settings() -> None:
+    # dbt runs in its own process and reads these in profiles.yml: give it this machine's
+    # defaults, not the profile's fixed fallbacks
+    from orchestration.landing.loader import MEMORY_LIMIT_ENV, THREADS_ENV, duckdb_settings
+
+    defaults = duckdb_settings()
+    os.environ.setdefault(MEMORY_LIMIT_ENV, defaults["memory_limit"])
+    os.environ.setdefault(THREADS_ENV, defaults["threads"])
+
+
+def _fingerprint(conn: duckdb.DuckDBPyConnection, settings: Settings) -> str:
+    """Everything whose change must rebuild the marts, hashed: the manifest of loaded files,
+    the privacy tables (forget erases rows and expects the next run to recompute), the dbt
+    project and suites, the landing folder and the UTC day (time-dependent marts such as
+    overdue follow-ups are refreshed at least once a day)."""
+    from orchestration.settings import PROJECT_DIR
+
+    digest = hashlib.sha256()
+    tables = {
+        name
+        for (name,) in conn.execute(
+            "select table_name from information_schema.tables where table_schema = 'raw'"
+        ).fetchall()
+    }
+    parts: dict[str, object] = {
+        "landing": str(settings.landing_dir),
+        "day": datetime.now(UTC).date().isoformat(),
+    }
+    if "landing_manifest" in tables:
+        parts["manifest"] = conn.execute(
+            "select source_file, file_checksum, status, load_id from raw.landing_manifest "
+            "order by source_file"
+        ).fetchall()
+    for table in ("privacy_tombstones", "privacy_erasures"):
+        if table in tables:
+            parts[table] = conn.execute(f"select count(*) from raw.{table}").fetchall()
+    digest.update(json.dumps(parts, default=str).encode())
+    for name in _FINGERPRINTED_SOURCES:
+        root = PROJECT_DIR / name
+        files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+        for path in files:
+            digest.update(path.relative_to(PROJECT_DIR).as_posix().encode())
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def unchanged_since(settings: Settings) -> dict | None:
+    """The last complete run (run_id, published, report, data_docs) when nothing changed
+    since it, else None."""
+    from orchestration.landing.feeds import FEEDS
+    from orchestration.landing.loader import pending_files
+
+    if not settings.warehouse_path.is_file():
+        return None
+    try:
+        conn = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    except duckdb.Error:  # e.g. another process is writing it: just run
+        return None
+    try:
+        has_state = conn.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = 'raw' and table_name = 'pipeline_state'"
+        ).fetchall()[0][0]
+        if not has_state:
+            return None
+        state = conn.execute(
+            f"select fingerprint, run_id, published, report, data_docs from {STATE_TABLE}"
+        ).fetchall()
+        if not state or pending_files(conn, settings.landing_dir, FEEDS):
+            return None
+        fingerprint, run_id, published, report, data_docs = state[0]
+        if fingerprint != _fingerprint(conn, settings):
+            return None
+    finally:
+        conn.close()
+    if not Path(published).exists():
+        return None
+    return {"run_id": run_id, "published": published, "report": report, "data_docs": data_docs}
+
+
+def _skip_if_unchanged(settings: Settings) -> PipelineOutcome | None:
+    last = unchanged_since(settings)
+    if last is None:
+        return None
+    reason = (
+        f"no landing file changed since the last complete run ({last['run_id']}): "
+        "nothing loaded; dbt, GX and publishing skipped"
+    )
+    log.warning("%s (nps-warehouse run --force runs them anyway)", reason)
+    report = last["report"] if last["report"] and Path(last["report"]).exists() else None
+    docs = Path(last["data_docs"]) if last["data_docs"] else None
+    return PipelineOutcome(
+        run_id=f"skipped-{datetime.now(UTC):%Y%m%dT%H%M%S}",
+        success=True,
+        published=last["published"],
+        report=report,
+        data_docs=docs if docs and docs.exists() else None,
+        data_docs_error=None if docs and docs.exists() else "not rebuilt: nothing changed",
+        skipped=reason,
+    )
+
+
+def _remember_complete_run(settings: Settings, outcome: PipelineOutcome) -> None:
+    try:
+        conn = duckdb.connect(str(settings.warehouse_path))
+    except duckdb.Error:
+        log.warning("run state not saved: the next run will not skip", exc_info=True)
+        return
+    try:
+        conn.execute("set TimeZone = 'UTC'")
+        conn.execute(
+            f"create table if not exists {STATE_TABLE} (fingerprint varchar, run_id varchar, "
+            "published varchar, report varchar, data_docs varchar, finished_at timestamptz)"
+        )
+        fingerprint = _fingerprint(conn, settings)
+        conn.execute("begin transaction")
+        conn.execute(f"delete from {STATE_TABLE}")
+        conn.execute(
+            f"insert into {STATE_TABLE} values (?, ?, ?, ?, ?, now())",
+            [
+                fingerprint,
+                outcome.run_id,
+                outcome.published,
+                outcome.report,
+                str(outcome.data_docs) if outcome.data_docs else None,
+            ],
+        )
+        conn.execute("commit")
+    finally:
+        conn.close()
 
 
 def _rebuild_data_docs(home: Path) -> tuple[Path | None, str | None]:

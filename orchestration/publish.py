@@ -16,6 +16,7 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.landing.loader import apply_duckdb_settings
 from orchestration.landing.readers import quote_identifier, sql_literal
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ def publish_marts(warehouse: Path, publish_dir: Path, run_id: str) -> Publicatio
     tables: dict[str, int] = {}
     conn = duckdb.connect(str(warehouse), read_only=True)
     try:
+        apply_duckdb_settings(conn)  # big marts stream through within NPS_DUCKDB_MEMORY_LIMIT
         names = [
             name
             for (name,) in conn.execute(

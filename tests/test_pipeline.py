@@ -250,3 +250,54 @@ def test_demo_data_end_to_end_reconciles_exactly(tmp_path: Path) -> None:
     )
     assert {b for (b,) in unregistered} >= set(summary.expected_unregistered_branches)
     assert f"Files loaded this run: {len(summary.files)} ({summary.rows} rows)" in run.stdout
+
+    # nothing changed: the re-run starts no Dagster run (no dbt, GX, publishing) and says so
+    again = run_cli(landing, warehouse, tmp_path / "dagster_home")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert again.stdout.startswith("Skipped: no landing file changed"), again.stdout
+    assert "Files loaded this run: 0 (0 rows)" in again.stdout
+    assert again.stdout.rstrip().endswith("OK")
+    from orchestration.pipeline import unchanged_since
+    from orchestration.settings import Settings
+
+    settings = Settings(landing_dir=landing.resolve(), warehouse_path=warehouse.resolve())
+    assert unchanged_since(settings) is not None
+    touched = landing / summary.files[-1]
+    os.utime(touched, ns=(touched.stat().st_atime_ns, touched.stat().st_mtime_ns + 10**9))
+    assert unchanged_since(settings) is None  # a changed (or new) file: the next run runs
+
+
+def test_no_change_fast_path_decision(tmp_path: Path) -> None:
+    """When a re-run may skip (no Dagster run), and what makes it run again; no pipeline run."""
+    from orchestration.landing.feeds import FEEDS
+    from orchestration.landing.loader import load_feed
+    from orchestration.pipeline import PipelineOutcome, _remember_complete_run, unchanged_since
+    from orchestration.settings import Settings
+
+    landing = tmp_path / "landing"
+    (landing / "nps").mkdir(parents=True)
+    day = landing / "nps" / "day.csv"
+    day.write_text("response_id,survey_id,submitted_at,score\nr1,SRV-STORE,2025-01-01,9\n")
+    warehouse = tmp_path / "warehouse.duckdb"
+    settings = Settings(landing_dir=landing.resolve(), warehouse_path=warehouse.resolve())
+    published = tmp_path / "published.duckdb"
+    published.write_bytes(b"")
+    with duckdb.connect(str(warehouse)) as conn:
+        for feed in FEEDS:
+            load_feed(conn, landing, feed, load_id="run-1")
+    assert unchanged_since(settings) is None  # never completed: run
+    _remember_complete_run(settings, PipelineOutcome("run-1", True, published=str(published)))
+    assert unchanged_since(settings)["run_id"] == "run-1"
+    with duckdb.connect(str(warehouse)) as conn:  # forget erased rows: aggregates must rebuild
+        conn.execute(
+            "insert into raw.privacy_erasures (reason, feed, source_file, rows_erased, "
+            "erased_at) values ('forget', 'nps', 'nps/day.csv', 1, now())"
+        )
+    assert unchanged_since(settings) is None
+    _remember_complete_run(settings, PipelineOutcome("run-2", True, published=str(published)))
+    assert unchanged_since(settings)["run_id"] == "run-2"
+    (landing / "nps" / "new.csv").write_text(day.read_text().replace("r1", "r2"))
+    assert unchanged_since(settings) is None  # a new file
+    (landing / "nps" / "new.csv").unlink()
+    published.unlink()
+    assert unchanged_since(settings) is None  # nothing to show BI tools: run

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,6 +29,13 @@ from orchestration.landing.readers import (
 from orchestration.privacy import ensure_privacy_tables, erase_tombstoned_rows
 
 log = logging.getLogger(__name__)
+
+# DuckDB resources, for the loader's connection and dbt's (profiles.yml reads the same variables)
+MEMORY_LIMIT_ENV = "NPS_DUCKDB_MEMORY_LIMIT"
+THREADS_ENV = "NPS_DUCKDB_THREADS"
+# leaves room for the Python processes around DuckDB within a 4 GiB budget; DuckDB spills
+# sorts, joins and aggregates to disk beyond it
+DEFAULT_MEMORY_LIMIT = "2GB"
 
 MANIFEST_TABLE = "raw.landing_manifest"
 LOAD_LOG_TABLE = "raw.landing_load_log"
@@ -118,6 +126,48 @@ def ensure_raw_schema(conn: duckdb.DuckDBPyConnection, feeds: Iterable[Feed]) ->
                 conn.execute(f"alter table raw.{feed.table} add column {name} {kind}")
 
 
+def duckdb_settings() -> dict[str, str]:
+    """`memory_limit` and `threads` from NPS_DUCKDB_MEMORY_LIMIT (e.g. `2GB`, `50%`; default
+    2GB) and NPS_DUCKDB_THREADS (default: the machine's CPU count)."""
+    return {
+        "memory_limit": os.environ.get(MEMORY_LIMIT_ENV) or DEFAULT_MEMORY_LIMIT,
+        "threads": os.environ.get(THREADS_ENV) or str(os.cpu_count() or 1),
+    }
+
+
+def apply_duckdb_settings(conn: duckdb.DuckDBPyConnection) -> None:
+    for name, value in duckdb_settings().items():
+        conn.execute(f"set {name} = {sql_literal(value)}")
+
+
+def pending_files(
+    conn: duckdb.DuckDBPyConnection, landing_dir: Path, feeds: Iterable[Feed]
+) -> list[str]:
+    """The landing files `load_feed` would read: new, failed before, or changed in size or
+    modification time since their loaded version (as its own first test). Read-only."""
+    exists = conn.execute(
+        "select count(*) from information_schema.tables "
+        "where table_schema = 'raw' and table_name = 'landing_manifest'"
+    ).fetchall()[0][0]
+    loaded = {}
+    if exists:
+        loaded = {
+            row[0]: (row[1], row[2])
+            for row in conn.execute(
+                f"select source_file, file_size, file_mtime_ns from {MANIFEST_TABLE} "
+                "where status = 'loaded'"
+            ).fetchall()
+        }
+    pending = []
+    for feed in feeds:
+        for path in discover_files(landing_dir, feed):
+            source_file = path.relative_to(landing_dir).as_posix()
+            stat = path.stat()
+            if loaded.get(source_file) != (stat.st_size, stat.st_mtime_ns):
+                pending.append(source_file)
+    return pending
+
+
 def discover_files(landing_dir: Path, feed: Feed) -> list[Path]:
     root = landing_dir / feed.folder
     if not root.is_dir():
@@ -150,6 +200,7 @@ def load_feed(
 ) -> LoadReport:
     """Load every new or changed file of one feed; never raises for a bad file."""
     conn.execute("set TimeZone = 'UTC'")
+    apply_duckdb_settings(conn)
     ensure_raw_schema(conn, [feed])
     now = now or datetime.now(UTC)
     report = LoadReport(feed=feed.name, load_id=load_id)

@@ -1,0 +1,130 @@
+"""The benchmark's own parts at a tiny size: generator, bare script, equality check, RSS probe.
+
+No timing is asserted here: the benchmark measures, `make bench` reports (bench/README.md).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # bench/ is a folder of the repository, not an installed package
+
+from bench.bare import run_bare  # noqa: E402
+from bench.generate import generate, parse_size, prefixed  # noqa: E402
+from bench.run import compare, measure  # noqa: E402
+
+
+def _accepted(results: Path) -> int:
+    with duckdb.connect(str(results), read_only=True) as conn:
+        return conn.execute("select accepted from bare_accepted").fetchall()[0][0]
+
+
+@pytest.fixture(scope="module")
+def replicated(tmp_path_factory: pytest.TempPathFactory):
+    """2 copies of a 5k-row demo year, as CSV/JSONL/Parquet and as Parquet only."""
+    root = tmp_path_factory.mktemp("bench")
+    mixed = generate("5kx2", root / "mixed")
+    parquet = generate("5kx2-parquet", root / "parquet")
+    return root, mixed, parquet
+
+
+def test_sizes_and_id_prefixes() -> None:
+    assert parse_size("1m").copies == 1 and not parse_size("1m").parquet_only
+    assert (parse_size("10m").base, parse_size("10m").copies) == (1_000_000, 10)
+    assert parse_size("100m").parquet_only
+    assert prefixed("  123 ", 2) == "  k2-123 "
+    assert prefixed("   ", 2) == "   " and prefixed(None, 2) is None
+    assert prefixed("123", 0) == "123"
+    with pytest.raises(ValueError):
+        parse_size("1.5m")
+
+
+def test_generated_landing_resembles_exports(replicated) -> None:
+    _, mixed, parquet = replicated
+    suffixes = {p.suffix for p in mixed.history.rglob("*") if p.is_file()}
+    assert suffixes == {".csv", ".parquet", ".jsonl"}
+    assert {p.suffix for p in parquet.history.rglob("*") if p.is_file()} == {".parquet"}
+    backfill = list(mixed.history.glob("nps/backfill/*.parquet"))
+    assert len(backfill) == 1
+    daily = [p for p in mixed.history.rglob("*.csv")]
+    assert len(daily) > 100  # many small daily files next to one big backfill
+    new_day = sorted(p.name for p in mixed.new_day_dir.rglob("*") if p.is_file())
+    assert new_day == [f"delivery_{mixed.new_day}.csv", f"store_{mixed.new_day}.csv"]
+    assert mixed.responses == 10_000
+    assert sum(mixed.expected_quarantined.values()) > 0 and mixed.expected_duplicates > 0
+
+
+def test_bare_script_counts_what_the_generator_expects(replicated) -> None:
+    root, mixed, parquet = replicated
+    for data in (mixed, parquet):
+        out = root / f"bare_{data.root.name}.duckdb"
+        run_bare([data.history, data.new_day_dir], out)
+        assert _accepted(out) == data.expected_accepted, data.root.name
+    # history alone holds fewer accepted rows than history + the new day
+    run_bare([mixed.history], root / "history_only.duckdb")
+    assert 0 < _accepted(root / "history_only.duckdb") < mixed.expected_accepted
+
+
+def _fake_warehouse(path: Path, bare_results: Path) -> None:
+    """Marts shaped as the pipeline's, filled from bare.sql's results."""
+    with duckdb.connect(str(path)) as conn:
+        conn.execute(f"attach '{bare_results}' as bare (read_only)")
+        conn.execute("create schema marts")
+        conn.execute(
+            "create table marts.fct_nps_responses as "
+            "select range as response_id from range((select accepted from bare.bare_accepted))"
+        )
+        conn.execute(
+            "create table marts.nps_daily as select response_date, 'SRV-X' as survey_id, "
+            "branch_id, responses, promoters, detractors from bare.bare_daily_branch"
+        )
+        conn.execute(
+            "create table marts.nps_rolling as select calendar_date, window_days, "
+            "'all_responses' as variant, 'region' as hierarchy_level, 'all' as segment_type, "
+            "region, responses, promoters, detractors, nps from bare.bare_rolling_region"
+        )
+
+
+def test_equality_check_passes_on_equal_numbers_and_fails_on_any_difference(
+    replicated,
+) -> None:
+    root, mixed, _ = replicated
+    results = root / "bare_mixed.duckdb"
+    if not results.exists():
+        run_bare([mixed.history, mixed.new_day_dir], results)
+    warehouse = root / "fake_warehouse.duckdb"
+    _fake_warehouse(warehouse, results)
+    assert compare(warehouse, results) == []
+    with duckdb.connect(str(warehouse)) as conn:
+        conn.execute(
+            "update marts.nps_daily set promoters = promoters + 1 "
+            "where rowid = (select min(rowid) from marts.nps_daily)"
+        )
+        conn.execute("delete from marts.fct_nps_responses where response_id = 0")
+        conn.execute(
+            "update marts.nps_rolling set detractors = detractors + 1, nps = nps - 1 "
+            "where rowid = (select max(rowid) from marts.nps_rolling)"
+        )
+    problems = compare(warehouse, results)
+    assert len(problems) == 3, problems
+    assert problems[0].startswith("accepted rows: pipeline")
+    assert "daily branch NPS: 2 differing rows" in problems[1]
+    assert "rolling region NPS: 2 differing rows" in problems[2]
+
+
+def test_peak_memory_covers_the_whole_process_tree() -> None:
+    # the child allocates ~150 MB in a grandchild process: the parent alone stays small
+    code = (
+        "import subprocess, sys; subprocess.run([sys.executable, '-c', "
+        '\'import time; x = bytearray(150 * 2**20); x[::4096] = b"1" * len(x[::4096]); '
+        "time.sleep(1.0)'], check=True)"
+    )
+    measurement = measure([sys.executable, "-c", code])
+    assert measurement.returncode == 0
+    assert measurement.peak_rss > 150 * 2**20
+    assert measurement.seconds >= 1.0
