@@ -20,6 +20,7 @@ from orchestration.assets.report import report  # noqa: E402
 from orchestration.assets.serving import published_marts  # noqa: E402
 from orchestration.checks import unregistered_reference_ids  # noqa: E402
 from orchestration.enps_checks import enps_checks  # noqa: E402
+from orchestration.quality.data_docs_sensor import data_docs_sensors  # noqa: E402
 from orchestration.quality.mart_checks import build_suite_checks  # noqa: E402
 from orchestration.resources import LandingResource, WarehouseResource  # noqa: E402
 
@@ -52,6 +53,8 @@ defs = dg.Definitions(
         *build_suite_checks(nps_dbt_models.keys),
     ],
     jobs=[nps_pipeline],
+    # the Data Docs site is rebuilt after every run the daemon sees (UI, schedules, sensors)
+    sensors=[*data_docs_sensors],
     resources={
         "warehouse": WarehouseResource(path=dg.EnvVar(WAREHOUSE_ENV)),
         "landing": LandingResource(path=dg.EnvVar(LANDING_ENV)),

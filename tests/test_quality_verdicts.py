@@ -112,14 +112,14 @@ def test_band_compares_rows_per_day_of_data_with_recent_history(history_conn):
     band = row_count_band(history_conn, "nps/daily/2025-05-11.csv", "L11")
     assert band.expected_rows == pytest.approx(20.0)  # 200 rows / 10 days, one day of data
     assert (band.min_rows, band.max_rows) == (4, 100)  # 0.2x .. 5x
-    assert band.per_survey["NPS1"]["history_days_with_data"] == 10
+    assert band.per_series["NPS1"]["history_days_with_data"] == 10
 
 
 def test_a_few_late_rows_of_yesterday_do_not_make_a_day_covered(history_conn):
     rows = day_rows("2025-05-11", 20) + day_rows("2025-05-10", 3, prefix="late")
     insert_rows(history_conn, "nps/daily/2025-05-11.csv", "L11", rows)
     band = row_count_band(history_conn, "nps/daily/2025-05-11.csv", "L11")
-    assert band.per_survey["NPS1"]["days_covered"] == 1
+    assert band.per_series["NPS1"]["days_covered"] == 1
     assert band.expected_rows == pytest.approx(20.0)
 
 
@@ -141,7 +141,7 @@ def test_band_compares_a_day_with_the_same_weekday():
     insert_rows(conn, "nps/daily/2025-05-05.csv", "L35", day_rows("2025-05-05", 2))  # a Monday
     band = row_count_band(conn, "nps/daily/2025-05-05.csv", "L35")
     assert band.expected_rows == pytest.approx(2.0)
-    assert band.per_survey["NPS1"]["days_on_same_weekday_average"] == 1
+    assert band.per_series["NPS1"]["days_on_same_weekday_average"] == 1
     assert band.min_rows == 0  # the overall average (about 21 a day) would have wanted 4
     plain = row_count_band(conn, "nps/daily/2025-05-05.csv", "L35", {"min_weekday_samples": 5})
     # days 04-07..04-28 are the 28-day window: (4 x 2 + 18 x 24) / 22 = 20 a day
@@ -169,7 +169,7 @@ def test_band_ignores_the_files_own_rows_later_days_and_blocked_files(history_co
             [f"nps/daily/2025-05-{d:02d}.csv", f"L{d}"],
         )
     band = row_count_band(history_conn, "nps/daily/2025-05-10.csv", "L10")
-    assert band.per_survey["NPS1"]["history_days_with_data"] == 4  # days 6..9 only
+    assert band.per_series["NPS1"]["history_days_with_data"] == 4  # days 6..9 only
     assert band.min_rows == 0  # 4 days < min_history_days (7): no band
     band = row_count_band(history_conn, "nps/daily/2025-05-10.csv", "L10", {"min_history_days": 4})
     assert band.expected_rows == pytest.approx(20.0)

@@ -8,7 +8,10 @@ not (yet) in the asset graph is skipped, so a suite can be committed before its 
 The check reads the model's columns that the suite uses (orchestration/quality/readers.py),
 validates them with the run's shared Validator, and reports per expectation the observed value
 and failing count. Its severity comes from the suite's meta (verdicts.check_severity): ERROR
-when a failed expectation has severity "error", else WARN.
+when a failed expectation has severity "error", else WARN. A suite with `meta.blocking: true`
+is a blocking check: when it fails with ERROR, the assets downstream of its model (the copy
+published for BI tools, the report) are not built in that run; the eNPS anonymity suites are,
+since the rule lives only there (dbt does not test it a second time).
 """
 
 import json
@@ -93,14 +96,17 @@ def _build_check(suite: str, definition: dict[str, Any]) -> dg.AssetChecksDefini
     schema, table = asset_key.path[0], asset_key.path[-1]
     meta = definition.get("meta") or {}
 
+    blocking = bool(meta.get("blocking", False))
+
     @dg.asset_check(
         asset=asset_key,
         name=suite_check_name(suite),
         description=(
             f"Great Expectations suite expectations/{suite}.json "
-            f"(severity {meta.get('severity', 'warning')}): "
+            f"(severity {meta.get('severity', 'warning')}{', blocking' if blocking else ''}): "
             + str(meta.get("description", "")).split(". ")[0]
         ),
+        blocking=blocking,
     )
     def _check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
         # imported here: Great Expectations takes seconds to import

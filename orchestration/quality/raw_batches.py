@@ -2,7 +2,8 @@
 
 One landing file written by one load = one batch: its rows of `raw.nps_responses`, every raw
 column kept as landed, plus the survey's scale from the surveys seed and derived columns
-computed in DuckDB SQL so the suite only compares plain values:
+computed in DuckDB SQL (shared with the employee feed: `raw_batch_sql`) so the suite only
+compares plain values:
 
 - `response_id_trimmed`, `survey_id_trimmed` VARCHAR: the value with surrounding whitespace
   removed, NULL when null or blank.
@@ -32,71 +33,46 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from orchestration.quality.raw_batch_sql import (
+    DEFAULT_SCALE_MAX,
+    DEFAULT_SCALE_MIN,
+    INTEGER_SCORE_PATTERN,
+    ResponseBatchSpec,
+    read_batch,
+    trimmed,
+)
+
 if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
 
-DEFAULT_SCALE_MIN = 0
-DEFAULT_SCALE_MAX = 10
+__all__ = [
+    "DEFAULT_SCALE_MAX",
+    "DEFAULT_SCALE_MIN",
+    "INTEGER_SCORE_PATTERN",
+    "NPS_BATCH",
+    "raw_nps_batch",
+]
 
-# Integer-ness of a trimmed score: `7`, `+7`, `-0`, `7.0`, `7.00`; not `7.5`, `7.`, `seven`.
-INTEGER_SCORE_PATTERN = r"[+-]?[0-9]+(\.0+)?"
-
-
-def _trimmed(expr: str) -> str:
-    """SQL: `expr` without surrounding whitespace (tabs/newlines too), NULL when blank."""
-    return rf"NULLIF(regexp_replace({expr}, '^\s+|\s+$', '', 'g'), '')"
-
-
-_BATCH_SQL = f"""
-WITH surveys AS (
+# A survey listed twice gets the widest scale (min of mins, max of maxes) and its earliest start,
+# so the join never multiplies rows.
+NPS_BATCH = ResponseBatchSpec(
+    table="raw.nps_responses",
+    trimmed=("response_id", "survey_id", "branch_id"),
+    lowered=("consent_contact", "consent_testimonial"),
+    reference_sql=f"""
     SELECT
-        {_trimmed("survey_id")} AS survey_key,
-        min(try_cast({_trimmed("scale_min")} AS INTEGER)) AS scale_min,
-        max(try_cast({_trimmed("scale_max")} AS INTEGER)) AS scale_max,
-        min(try_cast({_trimmed("started_on")} AS DATE)) AS started_on
+        {trimmed("survey_id")} AS reference_key,
+        min(try_cast({trimmed("scale_min")} AS INTEGER)) AS scale_min,
+        max(try_cast({trimmed("scale_max")} AS INTEGER)) AS scale_max,
+        min(try_cast({trimmed("started_on")} AS DATE)) AS started_on
     FROM read_csv($surveys_csv, header = true, all_varchar = true)
     GROUP BY ALL
-),
-batch AS (
-    SELECT
-        r.*,
-        {_trimmed("r.response_id")} AS response_id_trimmed,
-        {_trimmed("r.survey_id")} AS survey_id_trimmed,
-        {_trimmed("r.submitted_at")} AS submitted_at_text,
-        {_trimmed("r.score")} AS score_text,
-        lower({_trimmed("r.consent_contact")}) AS consent_contact_text,
-        lower({_trimmed("r.consent_testimonial")}) AS consent_testimonial_text,
-        lower(split_part(replace({_trimmed("r.language")}, '_', '-'), '-', 1)) AS language_code,
-        {_trimmed("r.branch_id")} AS branch_id_trimmed
-    FROM raw.nps_responses AS r
-    WHERE r._source_file = $source_file AND r._load_id = $load_id
-),
-derived AS (
-    SELECT
-        b.*,
-        try_cast(b.submitted_at_text AS TIMESTAMPTZ) AS submitted_at_ts,
-        regexp_full_match(b.score_text, '{INTEGER_SCORE_PATTERN}') AS score_is_integer,
-        coalesce(s.scale_min, {DEFAULT_SCALE_MIN}) AS scale_min,
-        coalesce(s.scale_max, {DEFAULT_SCALE_MAX}) AS scale_max,
-        s.started_on AS survey_started_on
-    FROM batch AS b
-    LEFT JOIN surveys AS s ON s.survey_key = b.survey_id_trimmed
+""",
+    reference_key="survey_id_trimmed",
+    started_on="survey_started_on",
+    before_start="submitted_before_survey_start",
 )
-SELECT
-    * EXCLUDE (submitted_at_text, score_text, submitted_at_ts, score_is_integer,
-               scale_min, scale_max, survey_started_on),
-    submitted_at_ts,
-    submitted_at_ts > _loaded_at AS submitted_at_in_future,
-    score_is_integer,
-    CASE WHEN score_is_integer THEN CAST(score_text AS DOUBLE) END AS score_value,
-    scale_min,
-    scale_max,
-    survey_started_on,
-    submitted_at_ts < CAST(survey_started_on AS TIMESTAMPTZ) AS submitted_before_survey_start
-FROM derived
-ORDER BY _source_row
-"""
 
 
 def raw_nps_batch(
@@ -112,12 +88,4 @@ def raw_nps_batch(
     surveys_csv = Path(surveys_csv)
     if not surveys_csv.is_file():
         raise FileNotFoundError(f"surveys seed not found: {surveys_csv}")
-    conn.execute("SET TimeZone = 'UTC'")
-    return conn.sql(
-        _BATCH_SQL,
-        params={
-            "surveys_csv": str(surveys_csv),
-            "source_file": source_file,
-            "load_id": load_id,
-        },
-    ).to_arrow_table()
+    return read_batch(conn, NPS_BATCH, source_file, load_id, {"surveys_csv": str(surveys_csv)})

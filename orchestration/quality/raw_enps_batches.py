@@ -1,17 +1,25 @@
 """Build the per-file batch that the `raw_enps_responses` suite validates.
 
 One landing file written by one load = one batch: its rows of `raw.enps_responses`, every raw
-column kept as landed, plus derived columns computed in DuckDB SQL so the suite only compares
-plain values (the same derivations as `raw_batches.raw_nps_batch`, on the fixed 0-10 scale):
+column kept as landed, plus the derived columns of the customer batch, computed by the same SQL
+(`raw_batch_sql`):
 
 - `response_id_trimmed`, `survey_wave_trimmed` VARCHAR: the value without surrounding
   whitespace, NULL when null or blank.
-- `submitted_at_ts` TIMESTAMPTZ: the trimmed text read as ISO 8601 (no offset = UTC), NULL when
-  blank or unparseable.
-- `submitted_at_in_future` BOOLEAN: `submitted_at_ts > _loaded_at`, NULL when either is NULL.
-- `score_is_integer` BOOLEAN, `score_value` DOUBLE: as in the customer batch (decided on text:
-  `7` and `7.0` are integers, `7.5` is not).
+- `language_code` VARCHAR: `EN`, `nl-BE`, `pl_PL` read as `en`, `nl`, `pl`.
+- `submitted_at_ts` TIMESTAMPTZ, `submitted_at_in_future` BOOLEAN (later than `_loaded_at`).
+- `score_is_integer` BOOLEAN, `score_value` DOUBLE: decided on text (`7` and `7.0` are integers,
+  `7.5` is not).
 - `scale_min`, `scale_max` INTEGER: 0 and 10 (eNPS is always asked on 0-10).
+- `wave_started_on` DATE: when the row's survey wave opened. There is no seed of waves, so it is
+  the suite's `meta.wave_started_on.waves` entry for the wave when there is one (`{"2025-Q1":
+  "2025-02-10"}`), else the first day of the period the wave is named after: `2025-Q2` ->
+  2025-04-01, `2025-07` -> 2025-07-01, `2025-H2` -> 2025-07-01, `2025` -> 2025-01-01 (any case,
+  trimmed); NULL for any other name.
+- `submitted_before_wave_start` BOOLEAN: `submitted_at_ts` before `wave_started_on` (midnight
+  UTC), NULL when either is NULL.
+
+The eNPS feed has no consent columns, so the batch has no consent flags to check.
 
 The suite also asserts the batch's exact column set: an employee identifier column in a file is
 dropped by the loader (Feed.forbidden), so it can never appear here nor inside `extra_columns`.
@@ -19,61 +27,79 @@ dropped by the loader (Feed.forbidden), so it can never appear here nor inside `
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from orchestration.quality.raw_batches import INTEGER_SCORE_PATTERN
+from orchestration.quality.raw_batch_sql import ResponseBatchSpec, read_batch
 
 if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
 
+SUITE = "raw_enps_responses"
 ENPS_SCALE_MIN = 0
 ENPS_SCALE_MAX = 10
 
+_WAVE = "upper(w.reference_key)"
+_YEAR = f"CAST(left({_WAVE}, 4) AS INTEGER)"
+_LAST = f"CAST(right({_WAVE}, 1) AS INTEGER)"
+# the first day of the period a wave is named after
+_WAVE_PERIOD_START = f"""CASE
+            WHEN regexp_full_match({_WAVE}, '[0-9]{{4}}-Q[1-4]')
+                THEN make_date({_YEAR}, ({_LAST} - 1) * 3 + 1, 1)
+            WHEN regexp_full_match({_WAVE}, '[0-9]{{4}}-(0[1-9]|1[0-2])')
+                THEN make_date({_YEAR}, CAST(right({_WAVE}, 2) AS INTEGER), 1)
+            WHEN regexp_full_match({_WAVE}, '[0-9]{{4}}-H[12]')
+                THEN make_date({_YEAR}, ({_LAST} - 1) * 6 + 1, 1)
+            WHEN regexp_full_match({_WAVE}, '[0-9]{{4}}')
+                THEN make_date({_YEAR}, 1, 1)
+        END"""
 
-def _trimmed(expr: str) -> str:
-    """SQL: `expr` without surrounding whitespace (tabs/newlines too), NULL when blank."""
-    return rf"NULLIF(regexp_replace({expr}, '^\s+|\s+$', '', 'g'), '')"
-
-
-_BATCH_SQL = f"""
-WITH batch AS (
+ENPS_BATCH = ResponseBatchSpec(
+    table="raw.enps_responses",
+    trimmed=("response_id", "survey_wave"),
+    reference_sql=f"""
     SELECT
-        r.*,
-        {_trimmed("r.response_id")} AS response_id_trimmed,
-        {_trimmed("r.survey_wave")} AS survey_wave_trimmed,
-        {_trimmed("r.submitted_at")} AS submitted_at_text,
-        {_trimmed("r.score")} AS score_text
-    FROM raw.enps_responses AS r
-    WHERE r._source_file = $source_file AND r._load_id = $load_id
-),
-derived AS (
-    SELECT
-        *,
-        try_cast(submitted_at_text AS TIMESTAMPTZ) AS submitted_at_ts,
-        regexp_full_match(score_text, '{INTEGER_SCORE_PATTERN}') AS score_is_integer
-    FROM batch
+        w.reference_key,
+        {ENPS_SCALE_MIN} AS scale_min,
+        {ENPS_SCALE_MAX} AS scale_max,
+        coalesce(o.started_on, {_WAVE_PERIOD_START}) AS started_on
+    FROM (SELECT DISTINCT survey_wave_trimmed AS reference_key FROM batch) AS w
+    LEFT JOIN (
+        SELECT
+            unnest(CAST($override_waves AS VARCHAR[])) AS wave,
+            try_cast(unnest(CAST($override_starts AS VARCHAR[])) AS DATE) AS started_on
+    ) AS o ON o.wave = w.reference_key
+    WHERE w.reference_key IS NOT NULL
+""",
+    reference_key="survey_wave_trimmed",
+    started_on="wave_started_on",
+    before_start="submitted_before_wave_start",
 )
-SELECT
-    * EXCLUDE (submitted_at_text, score_text, submitted_at_ts, score_is_integer),
-    submitted_at_ts,
-    submitted_at_ts > _loaded_at AS submitted_at_in_future,
-    score_is_integer,
-    CASE WHEN score_is_integer THEN CAST(score_text AS DOUBLE) END AS score_value,
-    {ENPS_SCALE_MIN} AS scale_min,
-    {ENPS_SCALE_MAX} AS scale_max
-FROM derived
-ORDER BY _source_row
-"""
 
 
-def raw_enps_batch(conn: duckdb.DuckDBPyConnection, source_file: str, load_id: str) -> pa.Table:
+def raw_enps_batch(
+    conn: duckdb.DuckDBPyConnection,
+    source_file: str,
+    load_id: str,
+    wave_started_on: Mapping[str, str] | None = None,
+) -> pa.Table:
     """The rows of `raw.enps_responses` that load `load_id` wrote for `source_file`.
 
     Every raw column plus the derived columns of this module's docstring, ordered by
-    `_source_row`. Sets the connection's TimeZone to UTC (a submitted_at without offset is UTC).
+    `_source_row`. `wave_started_on` (wave -> ISO date) defaults to the suite's
+    `meta.wave_started_on.waves`. Sets the connection's TimeZone to UTC.
     """
-    conn.execute("SET TimeZone = 'UTC'")
-    return conn.sql(
-        _BATCH_SQL, params={"source_file": source_file, "load_id": load_id}
-    ).to_arrow_table()
+    if wave_started_on is None:
+        from orchestration.quality.gx_engine import load_suite_definition
+
+        meta = load_suite_definition(SUITE).get("meta") or {}
+        wave_started_on = (meta.get("wave_started_on") or {}).get("waves") or {}
+    overrides = {str(k).strip(): str(v).strip() for k, v in wave_started_on.items()}
+    return read_batch(
+        conn,
+        ENPS_BATCH,
+        source_file,
+        load_id,
+        {"override_waves": list(overrides), "override_starts": list(overrides.values())},
+    )

@@ -19,14 +19,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from orchestration.quality.raw_batch_sql import read_feed_batch
+from orchestration.quality.raw_batch_sql import trimmed as _trimmed
+
 if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
-
-
-def _trimmed(expr: str) -> str:
-    """SQL: `expr` without surrounding whitespace (tabs/newlines too), NULL when blank."""
-    return rf"NULLIF(regexp_replace({expr}, '^\s+|\s+$', '', 'g'), '')"
 
 
 _FOLLOWUP_SQL = f"""
@@ -59,18 +57,13 @@ ORDER BY r._source_row
 """
 
 
-def _batch(conn: duckdb.DuckDBPyConnection, sql: str, source_file: str, load_id: str) -> pa.Table:
-    conn.execute("SET TimeZone = 'UTC'")
-    return conn.sql(sql, params={"source_file": source_file, "load_id": load_id}).to_arrow_table()
-
-
 def raw_followup_batch(conn: duckdb.DuckDBPyConnection, source_file: str, load_id: str) -> pa.Table:
     """The rows of `raw.followup_events` that load `load_id` wrote for `source_file`."""
-    return _batch(conn, _FOLLOWUP_SQL, source_file, load_id)
+    return read_feed_batch(conn, _FOLLOWUP_SQL, source_file, load_id)
 
 
 def raw_action_item_batch(
     conn: duckdb.DuckDBPyConnection, source_file: str, load_id: str
 ) -> pa.Table:
     """The rows of `raw.action_items` that load `load_id` wrote for `source_file`."""
-    return _batch(conn, _ACTION_SQL, source_file, load_id)
+    return read_feed_batch(conn, _ACTION_SQL, source_file, load_id)

@@ -1,7 +1,8 @@
-"""Runtime values of the raw customer suite: the score threshold and the plausible row-count band.
+"""Runtime values of the raw response suites: the score threshold and the plausible row-count band.
 
-Both are configured in the suite file's `meta` (expectations/raw_nps_responses.json) and handed
-to GX as suite parameters (`{"$PARAMETER": ...}` placeholders):
+Both are configured in the suite file's `meta` (expectations/raw_nps_responses.json,
+expectations/raw_enps_responses.json) and handed to GX as suite parameters (`{"$PARAMETER":
+...}` placeholders). Customer files:
 
 - `score_mostly`: the share of rows whose score must be a whole number within the survey's
   scale. `meta.score_mostly.default` (0.95) unless `meta.score_mostly.by_survey` names the
@@ -21,6 +22,18 @@ to GX as suite parameters (`{"$PARAMETER": ...}` placeholders):
   survey with fewer than `min_history_days` days of history has no average: it lowers no bound
   and removes the upper one (a new survey can start with any volume). Rows of files whose
   validation blocked them are no history (a broken export must not lower the bar).
+
+Employee (eNPS) files (`raw_enps_suite_parameters`): the score threshold is
+`meta.score_mostly.default` unless `meta.score_mostly.by_wave` names the file's wave. Employees
+answer in waves (a quarterly pulse open for two weeks, most answers on its first days), so
+rows per day of data say nothing there and the band is per wave instead (`meta.row_count_band`,
+`wave_row_count_band`): each wave in the file is expected to hold the average rows of the
+`history_waves` waves that opened before it (a wave opens with its earliest submitted_at), and
+the file must bring its waves, together with what other files already hold of them, to
+`min_ratio` .. `max_ratio` of that. So a wave exported in two parts, or a small re-send of a
+few rows, is judged by the whole wave, and a wave exported with a tenth of its rows is not.
+A wave with fewer than `min_history_waves` earlier waves sets no bound (and lifts the upper
+one). Blocked files are no history here either.
 """
 
 from __future__ import annotations
@@ -32,7 +45,7 @@ from typing import Any
 
 import duckdb
 
-from orchestration.quality.raw_batches import _trimmed
+from orchestration.quality.raw_batch_sql import trimmed as _trimmed
 
 DEFAULT_SCORE_MOSTLY = 0.95
 DEFAULT_BAND = {
@@ -126,23 +139,28 @@ class RowCountBand:
     min_rows: int
     max_rows: int | None
     expected_rows: float | None  # None when no survey of the file has enough history
-    per_survey: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # how it was derived, per survey (customer files) or per wave (employee files)
+    per_series: dict[str, dict[str, Any]] = field(default_factory=dict)
+    series: str = "survey"
 
     def to_metadata(self) -> dict[str, Any]:
         return {
             "min_rows": self.min_rows,
             "max_rows": self.max_rows,
             "expected_rows": None if self.expected_rows is None else round(self.expected_rows, 1),
-            "per_survey": self.per_survey,
+            f"per_{self.series}": self.per_series,
         }
 
 
-def score_mostly(suite_meta: Mapping[str, Any], survey_ids: Sequence[str | None]) -> float:
-    """The score threshold of a file holding `survey_ids` (strictest of its surveys)."""
+def score_mostly(
+    suite_meta: Mapping[str, Any], survey_ids: Sequence[str | None], by: str = "by_survey"
+) -> float:
+    """The score threshold of a file holding `survey_ids` (strictest of its surveys); `by`
+    names the meta entry of per-series thresholds (`by_wave` for employee files)."""
     config = suite_meta.get("score_mostly") or {}
     default = float(config.get("default", DEFAULT_SCORE_MOSTLY))
-    by_survey = {str(k): float(v) for k, v in (config.get("by_survey") or {}).items()}
-    thresholds = [by_survey.get(s, default) for s in set(survey_ids) if s is not None]
+    by_series = {str(k): float(v) for k, v in (config.get(by) or {}).items()}
+    thresholds = [by_series.get(s, default) for s in set(survey_ids) if s is not None]
     return max(thresholds, default=default)
 
 
@@ -161,12 +179,9 @@ def row_count_band(
     settings = {**DEFAULT_BAND, **(config or {})}
     if refresh:
         prepare_daily_counts(conn)
-    blocked = "(SELECT NULL AS source_file, NULL AS load_id WHERE false)"
-    if blocked_table and _table_exists(conn, blocked_table):
-        blocked = f"(SELECT source_file, load_id FROM {blocked_table} WHERE blocked)"
     conn.execute("SET TimeZone = 'UTC'")
     rows = conn.execute(
-        _BAND_SQL.replace("{blocked}", blocked),
+        _BAND_SQL.replace("{blocked}", _blocked_files(conn, blocked_table)),
         {
             "source_file": source_file,
             "load_id": load_id,
@@ -202,19 +217,119 @@ def row_count_band(
         else:
             day_expected = average
         expected_by_series[series] = (expected_by_series.get(series) or 0.0) + day_expected
-    known = [e for e in expected_by_series.values() if e is not None]
-    if not known:
-        return RowCountBand(0, None, None, per_survey)
-    expected = sum(known)
     for series, value in expected_by_series.items():
         per_survey[series]["expected_rows"] = None if value is None else round(value, 1)
-    min_rows = math.floor(expected * float(settings["min_ratio"]))
+    return _band(expected_by_series, settings, per_survey, "survey")
+
+
+def _band(
+    expected_by_series: Mapping[str, float | None],
+    settings: Mapping[str, Any],
+    per_series: dict[str, dict[str, Any]],
+    series: str,
+    already_held: float = 0.0,
+) -> RowCountBand:
+    """min_ratio .. max_ratio times the expected rows of the series that have an expectation,
+    less what other files already hold of them; no upper bound while a series has none."""
+    known = [e for e in expected_by_series.values() if e is not None]
+    if not known:
+        return RowCountBand(0, None, None, per_series, series)
+    expected = sum(known)
+    min_rows = max(0, math.floor(expected * float(settings["min_ratio"]) - already_held))
     max_rows = (
-        math.ceil(expected * float(settings["max_ratio"]))
+        max(0, math.ceil(expected * float(settings["max_ratio"]) - already_held))
         if len(known) == len(expected_by_series)
         else None
     )
-    return RowCountBand(min_rows, max_rows, expected, per_survey)
+    return RowCountBand(min_rows, max_rows, expected, per_series, series)
+
+
+DEFAULT_WAVE_BAND = {"history_waves": 4, "min_history_waves": 1, "min_ratio": 0.2, "max_ratio": 5.0}
+
+# Rows per wave of the employee feed, waves ordered by when they opened; for each wave of the
+# file: what other files hold of it, and the rows of the waves that opened before it.
+_WAVE_BAND_SQL = f"""
+WITH live AS (
+    SELECT
+        r._source_file AS source_file,
+        r._load_id AS load_id,
+        {_trimmed("r.survey_wave")} AS wave,
+        try_cast({_trimmed("r.submitted_at")} AS TIMESTAMPTZ) AS submitted_at
+    FROM raw.enps_responses AS r
+    WHERE NOT EXISTS (
+        SELECT 1 FROM {{blocked}} AS v
+        WHERE v.source_file = r._source_file AND v.load_id = r._load_id
+    )
+),
+waves AS (
+    SELECT
+        wave,
+        min(submitted_at) AS opened_at,
+        count(*) FILTER (WHERE source_file <> $source_file) AS other_rows
+    FROM live
+    WHERE wave IS NOT NULL
+    GROUP BY wave
+),
+ordered AS (
+    SELECT *, row_number() OVER (ORDER BY opened_at, wave) AS position
+    FROM waves
+    WHERE opened_at IS NOT NULL
+),
+batch_waves AS (
+    SELECT DISTINCT wave
+    FROM live
+    WHERE source_file = $source_file AND load_id = $load_id AND wave IS NOT NULL
+)
+SELECT
+    b.wave,
+    coalesce(w.other_rows, 0),
+    count(h.wave),
+    coalesce(sum(h.other_rows), 0)
+FROM batch_waves AS b
+LEFT JOIN waves AS w ON w.wave = b.wave
+LEFT JOIN ordered AS o ON o.wave = b.wave
+LEFT JOIN ordered AS h
+  ON h.position < o.position AND h.position >= o.position - CAST($history_waves AS INTEGER)
+GROUP BY b.wave, w.other_rows
+ORDER BY b.wave
+"""
+
+
+def wave_row_count_band(
+    conn: duckdb.DuckDBPyConnection,
+    source_file: str,
+    load_id: str,
+    config: Mapping[str, Any] | None = None,
+    blocked_table: str | None = "raw.batch_validations",
+) -> RowCountBand:
+    """The band for the rows load `load_id` wrote for `source_file` of `raw.enps_responses`:
+    per wave, against the waves that opened before it (see the module doc)."""
+    settings = {**DEFAULT_WAVE_BAND, **(config or {})}
+    conn.execute("SET TimeZone = 'UTC'")
+    rows = conn.execute(
+        _WAVE_BAND_SQL.replace("{blocked}", _blocked_files(conn, blocked_table)),
+        {
+            "source_file": source_file,
+            "load_id": load_id,
+            "history_waves": int(settings["history_waves"]),
+        },
+    ).fetchall()
+    min_history = int(settings["min_history_waves"])
+    expected_by_wave: dict[str, float | None] = {}
+    per_wave: dict[str, dict[str, Any]] = {}
+    held = 0.0
+    for wave, other_rows, history_waves, history_rows in rows:
+        average = history_rows / history_waves if history_waves >= min_history else None
+        expected_by_wave[wave] = average
+        per_wave[wave] = {
+            "rows_in_other_files": other_rows,
+            "earlier_waves": history_waves,
+            "earlier_waves_rows": history_rows,
+            "expected_rows": None if average is None else round(average, 1),
+        }
+        if average is not None:
+            held += other_rows
+    return _band(expected_by_wave, settings, per_wave, "wave", already_held=held)
 
 
 def prepare_daily_counts(conn: duckdb.DuckDBPyConnection) -> None:
@@ -241,6 +356,30 @@ def raw_nps_suite_parameters(
         "row_count_max": band.max_rows,
     }
     return parameters, band
+
+
+def raw_enps_suite_parameters(
+    conn: duckdb.DuckDBPyConnection,
+    suite_meta: Mapping[str, Any],
+    source_file: str,
+    load_id: str,
+    waves: Sequence[str | None],
+) -> tuple[dict[str, Any], RowCountBand]:
+    """The suite parameters of one raw employee file, and the band's derivation."""
+    band = wave_row_count_band(conn, source_file, load_id, suite_meta.get("row_count_band"))
+    parameters = {
+        "score_mostly": score_mostly(suite_meta, waves, by="by_wave"),
+        "row_count_min": band.min_rows,
+        "row_count_max": band.max_rows,
+    }
+    return parameters, band
+
+
+def _blocked_files(conn: duckdb.DuckDBPyConnection, blocked_table: str | None) -> str:
+    """SQL relation (source_file, load_id) of the file versions held back by their suite."""
+    if blocked_table and _table_exists(conn, blocked_table):
+        return f"(SELECT source_file, load_id FROM {blocked_table} WHERE blocked)"
+    return "(SELECT NULL AS source_file, NULL AS load_id WHERE false)"
 
 
 def _table_exists(conn: duckdb.DuckDBPyConnection, qualified: str) -> bool:

@@ -44,6 +44,23 @@ def _nps_parameters(
     }
 
 
+def _enps_parameters(
+    conn: duckdb.DuckDBPyConnection,
+    meta: Mapping[str, Any],
+    source_file: str,
+    load_id: str,
+    frame: Any,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    from orchestration.quality.raw_parameters import raw_enps_suite_parameters
+
+    waves = frame.column("survey_wave_trimmed").to_pylist()
+    parameters, band = raw_enps_suite_parameters(conn, meta, source_file, load_id, waves)
+    return parameters, {
+        "row_count_band": band.to_metadata(),
+        "score_mostly": parameters["score_mostly"],
+    }
+
+
 def _nps_prepare(conn: duckdb.DuckDBPyConnection) -> None:
     from orchestration.quality.raw_parameters import prepare_daily_counts
 
@@ -51,7 +68,10 @@ def _nps_prepare(conn: duckdb.DuckDBPyConnection) -> None:
 
 
 # suite name -> how to compute its runtime parameters (suites without placeholders need none)
-SUITE_PARAMETERS: dict[str, ParameterBuilder] = {"raw_nps_responses": _nps_parameters}
+SUITE_PARAMETERS: dict[str, ParameterBuilder] = {
+    "raw_nps_responses": _nps_parameters,
+    "raw_enps_responses": _enps_parameters,
+}
 # suite name -> work done once per load before its files are validated
 SUITE_PREPARE: dict[str, Callable[[duckdb.DuckDBPyConnection], None]] = {
     "raw_nps_responses": _nps_prepare

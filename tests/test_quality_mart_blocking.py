@@ -1,0 +1,102 @@
+"""The eNPS anonymity suites are blocking asset checks: dbt no longer tests the rule a second
+time, so a failing suite must stop what is built from the mart (publishing, the report).
+
+A real Dagster run of the real check (expectations/enps_by_wave.json through GX) on a mart
+written to a DuckDB file by a stand-in upstream asset, with a stand-in downstream asset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from orchestration.definitions import defs
+from orchestration.quality.mart_checks import build_suite_checks, model_suites
+from orchestration.resources import WarehouseResource
+
+ENPS_BY_WAVE = dg.AssetKey(["marts", "enps_by_wave"])
+NUMBERS = [
+    "responses",
+    "promoters",
+    "passives",
+    "detractors",
+    "enps",
+    "enps_standard_error",
+    "enps_ci_lower",
+    "enps_ci_upper",
+    "participation_rate",
+    "previous_enps",
+    "enps_change",
+    "enps_change_z",
+]
+
+
+def test_only_the_anonymity_suites_block() -> None:
+    blocking = {
+        suite for suite, definition in model_suites().items() if definition["meta"].get("blocking")
+    }
+    assert blocking == {"enps_by_wave", "enps_rolling"}
+    for check in defs.asset_checks or []:
+        for spec in getattr(check, "check_specs", []):
+            assert spec.blocking == (spec.name in {f"{s}_suite" for s in blocking}), spec.name
+
+
+def run_with_mart(tmp_path: Path, leaky: bool) -> dg.ExecuteInProcessResult:
+    warehouse = tmp_path / f"{'leaky' if leaky else 'clean'}.duckdb"
+
+    @dg.asset(key=ENPS_BY_WAVE)
+    def enps_by_wave() -> None:
+        with duckdb.connect(str(warehouse)) as conn:
+            conn.execute("create schema marts")
+            numbers = ", ".join(f"{c} double" for c in NUMBERS)
+            conn.execute(
+                f"create table marts.enps_by_wave (suppressed boolean, min_group_size integer, "
+                f"{numbers}, significant_change boolean)"
+            )
+            visible = [6, 3, 2, 1, 33.3, 20.0, -5.0, 70.0, 0.5, 10.0, 23.3, 0.9]
+            conn.execute(
+                f"insert into marts.enps_by_wave values (false, 5, "
+                f"{', '.join(map(str, visible))}, false)"
+            )
+            # a suppressed group: a leak shows its score
+            hidden = ["null"] * len(NUMBERS)
+            if leaky:
+                hidden[NUMBERS.index("enps")] = "50.0"
+            conn.execute(
+                f"insert into marts.enps_by_wave values (true, 5, {', '.join(hidden)}, null)"
+            )
+
+    @dg.asset(deps=[ENPS_BY_WAVE], key=dg.AssetKey(["serving", "published_marts"]))
+    def published() -> None:
+        pass
+
+    definitions = dg.Definitions(
+        assets=[enps_by_wave, published],
+        asset_checks=build_suite_checks([ENPS_BY_WAVE]),
+        resources={"warehouse": WarehouseResource(path=str(warehouse))},
+    )
+    job = definitions.resolve_implicit_global_asset_job_def()
+    with dg.instance_for_test() as instance:
+        return job.execute_in_process(instance=instance, raise_on_error=False)
+
+
+def materialized(result: dg.ExecuteInProcessResult) -> set[str]:
+    return {
+        e.event_specific_data.materialization.asset_key.to_user_string()
+        for e in result.get_asset_materialization_events()
+    }
+
+
+@pytest.mark.parametrize("leaky", [False, True])
+def test_a_leaky_mart_stops_what_is_built_from_it(tmp_path: Path, leaky: bool) -> None:
+    result = run_with_mart(tmp_path, leaky)
+    (evaluation,) = result.get_asset_check_evaluations()
+    assert evaluation.passed is not leaky
+    if leaky:
+        assert evaluation.severity == dg.AssetCheckSeverity.ERROR
+        assert evaluation.metadata["failing_counts"].value["suppressed_hides_enps"] == 1
+        assert materialized(result) == {"marts/enps_by_wave"}  # not published
+    else:
+        assert materialized(result) == {"marts/enps_by_wave", "serving/published_marts"}
