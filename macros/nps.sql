@@ -12,6 +12,8 @@
 {% macro nps(promoters, detractors, responses) -%}
     case
         when {{ responses }} > 0
-            then 100.0 * ({{ promoters }} - {{ detractors }}) / {{ responses }}
+            {#- as double on every engine (100.0 * n is numeric on PostgreSQL) #}
+            then {{ nps_warehouse.nps_double('100.0 * (' ~ promoters ~ ' - ' ~ detractors ~ ')') }}
+                / {{ responses }}
     end
 {%- endmacro %}

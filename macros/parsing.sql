@@ -23,7 +23,7 @@
 {%- endmacro %}
 
 {% macro integer_text_value(text) -%}
-    case when {{ nps_warehouse.is_integer_text(text) }} then cast({{ text }} as double) end
+    case when {{ nps_warehouse.is_integer_text(text) }} then {{ nps_warehouse.nps_double(text) }} end
 {%- endmacro %}
 
 {#- ISO 8601 date or date-time, optionally with an offset; a value without offset is UTC. -#}

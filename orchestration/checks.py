@@ -24,8 +24,7 @@ order by kind, id
     ),
 )
 def unregistered_reference_ids(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    with warehouse.connect(read_only=True) as conn:
-        rows = conn.execute(UNREGISTERED_SQL).fetchall()
+    rows = warehouse.engine.fetchall(UNREGISTERED_SQL)
     listed = {
         kind: {identifier: responses for k, identifier, responses in rows if k == kind}
         for kind in ("survey", "branch")

@@ -9,6 +9,13 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from orchestration.engines import (
+    POSTGRES,
+    TARGET_ENV,
+    TARGETS,
+    current_target,
+    postgres_settings_from_env,
+)
 from orchestration.settings import (
     DEFAULT_LANDING_DIR,
     DEFAULT_WAREHOUSE,
@@ -31,6 +38,13 @@ def main(argv: list[str] | None = None) -> int:
         "--force",
         action="store_true",
         help="run dbt, GX and publishing even when no landing file changed since the last run",
+    )
+    run.add_argument(
+        "--target",
+        choices=TARGETS,
+        default=None,
+        help="where dbt builds the models (default $DBT_TARGET, else duckdb); postgres connects "
+        "with NPS_PG_HOST, NPS_PG_PORT, NPS_PG_USER, NPS_PG_PASSWORD, NPS_PG_DATABASE",
     )
     run.set_defaults(handler=_run)
 
@@ -93,6 +107,9 @@ def _run(args: argparse.Namespace) -> int:
     if not settings.landing_dir.is_dir():
         print(f"landing folder not found: {settings.landing_dir}", file=sys.stderr)
         return 2
+    if args.target:
+        os.environ[TARGET_ENV] = args.target  # read by profiles.yml and the engine choice
+    target = current_target()
     outcome = run_pipeline(settings, verbose=args.verbose, force=args.force)
     if outcome.skipped:
         print(f"Skipped: {outcome.skipped} (--force runs them anyway)")
@@ -133,16 +150,25 @@ def _run(args: argparse.Namespace) -> int:
             print(f"  BLOCKED {source_file}: {keys} (rows quarantined as batch_failed_validation)")
     for check in outcome.warning_checks:
         print(f"check warning {check.asset}:{check.check}")
-    print(f"Warehouse: {settings.warehouse_path}")
+    if target == POSTGRES:
+        print(f"Warehouse: PostgreSQL {postgres_settings_from_env()!r}")
+        print(f"Landing cache (manifest, load log, tombstones): {settings.warehouse_path}")
+    else:
+        print(f"Warehouse: {settings.warehouse_path}")
     if outcome.data_docs:
         print(f"Data Docs: {outcome.data_docs}")
     else:
         print(f"Data Docs: not rebuilt ({outcome.data_docs_error})")
     if outcome.published:
         print(f"Published for BI tools (read-only): {outcome.published} (+ Parquet per mart)")
+    elif target == POSTGRES:
+        print("Published for BI tools: not needed (BI tools read PostgreSQL's marts schema)")
     else:
         print("Published for BI tools: not updated (a model or test failed)")
-    print(f"Report: {outcome.report}" if outcome.report else "Report: not updated")
+    if target == POSTGRES and not outcome.report:
+        print("Report: not rendered on PostgreSQL (it reads the published DuckDB copy)")
+    else:
+        print(f"Report: {outcome.report}" if outcome.report else "Report: not updated")
     ok = outcome.ok and not (summary and summary.files_failed_this_run)
     print("OK" if ok else "FAILED")
     return 0 if ok else 1

@@ -32,8 +32,7 @@ order by 1, 2
     ),
 )
 def enps_marts_hold_no_response_rows(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    with warehouse.connect(read_only=True) as conn:
-        found = conn.execute(PER_RESPONSE_SQL).fetchall()
+    found = warehouse.engine.fetchall(PER_RESPONSE_SQL)
     return dg.AssetCheckResult(
         passed=not found,
         severity=dg.AssetCheckSeverity.ERROR,

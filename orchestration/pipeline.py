@@ -87,6 +87,9 @@ def run_pipeline(settings: Settings, verbose: bool = False, force: bool = False)
     Unless `force`, a run is skipped (no Dagster run, no dbt, GX or publishing: `skipped` says
     why) when nothing it reads changed since the last complete run, see `unchanged_since`."""
     settings.export()
+    from orchestration.engines import prepare_target_environment
+
+    prepare_target_environment()
     _export_duckdb_settings()
     if not force:
         skipped = _skip_if_unchanged(settings)
@@ -124,9 +127,9 @@ def run_pipeline(settings: Settings, verbose: bool = False, force: bool = False)
             outcome.step_failures.append(f"{event.step_key}: {message}")
     for materialization in result.get_asset_materialization_events():
         data = materialization.event_specific_data.materialization
-        if data.asset_key.path == ["serving", "published_marts"]:
+        if data.asset_key.path == ["serving", "published_marts"] and "database" in data.metadata:
             outcome.published = str(data.metadata["database"].value)
-        if data.asset_key.path == ["serving", "report"]:
+        if data.asset_key.path == ["serving", "report"] and "path" in data.metadata:
             outcome.report = str(data.metadata["path"].value)
     for evaluation in result.get_asset_check_evaluations():
         outcome.checks.append(
@@ -188,6 +191,8 @@ def _fingerprint(conn: duckdb.DuckDBPyConnection, settings: Settings) -> str:
     }
     parts: dict[str, object] = {
         "landing": str(settings.landing_dir),
+        # a run against another engine builds other marts: never skipped because of this one
+        "target": os.environ.get("DBT_TARGET", "duckdb"),
         "day": datetime.now(UTC).date().isoformat(),
     }
     if "landing_manifest" in tables:
@@ -308,8 +313,10 @@ def _rebuild_data_docs(home: Path) -> tuple[Path | None, str | None]:
 
 
 def summarise_warehouse(warehouse: Path, run_id: str) -> WarehouseSummary:
-    conn = duckdb.connect(str(warehouse), read_only=True)
-    try:
+    """Counts of this run and of the warehouse, from the configured target (DBT_TARGET)."""
+    from orchestration.engines import current_engine
+
+    with current_engine(warehouse).connect(read_only=True) as conn:
         this_run = conn.execute(
             "select outcome, source_file, row_count, error from raw.landing_load_log "
             "where load_id = ?",
@@ -330,11 +337,11 @@ def summarise_warehouse(warehouse: Path, run_id: str) -> WarehouseSummary:
             )
         )
         overall = conn.execute(
-            "select 100.0 * (count_if(is_promoter) - count_if(is_detractor)) / nullif(count(*), 0)"
+            "select 100.0 * (sum(case when is_promoter then 1 else 0 end)"
+            " - sum(case when is_detractor then 1 else 0 end)) / nullif(count(*), 0)"
             " from marts.fct_nps_responses"
         ).fetchall()[0][0]
-    finally:
-        conn.close()
+    overall = None if overall is None else float(overall)
     return WarehouseSummary(
         files_loaded_this_run=len(loaded),
         rows_loaded_this_run=sum(r[2] or 0 for r in loaded),

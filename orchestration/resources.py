@@ -10,12 +10,14 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from orchestration.engines import Engine, current_engine
 from orchestration.settings import PUBLISH_DIR_ENV
 
 
 class WarehouseResource(dg.ConfigurableResource):
     """The embedded DuckDB warehouse file. Connections are short-lived: DuckDB allows one writer
-    process, and dbt runs in its own process between our steps."""
+    process, and dbt runs in its own process between our steps. On the PostgreSQL target the file
+    is the loader's landing cache and `engine` reaches the models."""
 
     path: str
 
@@ -29,6 +31,12 @@ class WarehouseResource(dg.ConfigurableResource):
         the warehouse file."""
         configured = os.environ.get(PUBLISH_DIR_ENV)
         return Path(configured) if configured else self.warehouse_path.parent / "published"
+
+    @property
+    def engine(self) -> Engine:
+        """Where the models live for the configured target (DBT_TARGET): this DuckDB file, or
+        PostgreSQL, for which this file is the loader's landing cache (orchestration/engines)."""
+        return current_engine(self.path)
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:

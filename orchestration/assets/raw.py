@@ -10,6 +10,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from orchestration.engines.base import SHARED_RAW_TABLES
 from orchestration.landing.feeds import FEEDS, Feed
 from orchestration.landing.loader import LoadReport, load_feed
 from orchestration.quality.runtime import quality_project_dir
@@ -107,6 +108,10 @@ def build_raw_load_asset(feed: Feed) -> dg.AssetsDefinition:
             verdicts = validate_written_files(
                 conn, feed, report, quality_project_dir(context.instance), context.run_id
             )
+            # on PostgreSQL, dbt reads a copy of the raw tables (a no-op on DuckDB)
+            copied = warehouse.engine.write_raw(conn, raw_tables_to_copy(conn, feed))
+        if warehouse.engine.name != "duckdb":
+            context.log.info(f"raw tables copied to {warehouse.engine.name}: {copied}")
         for failed in report.failed:
             context.log.error(f"landing file not loaded: {failed.error}")
         # names only: the values of a forbidden (identifier) column are never read into the log
@@ -166,6 +171,17 @@ def build_raw_load_asset(feed: Feed) -> dg.AssetsDefinition:
         )
 
     return _load
+
+
+def raw_tables_to_copy(conn: duckdb.DuckDBPyConnection, feed: Feed) -> list[str]:
+    """The feed's raw table and the shared bookkeeping tables that exist in the loader's file."""
+    present = {
+        name
+        for (name,) in conn.execute(
+            "select table_name from information_schema.tables where table_schema = 'raw'"
+        ).fetchall()
+    }
+    return [t for t in (feed.table, *SHARED_RAW_TABLES) if t in present]
 
 
 def batch_builders() -> dict[str, Callable[[duckdb.DuckDBPyConnection, str, str], object]]:

@@ -23,6 +23,10 @@ from orchestration.resources import WarehouseResource
     ),
 )
 def report(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    if not warehouse.engine.publishes_duckdb_file:
+        # the report reads the published DuckDB copy, which PostgreSQL runs do not write
+        context.log.info(f"target {warehouse.engine.name}: the HTML report is not rendered")
+        return dg.MaterializeResult(metadata={"target": warehouse.engine.name, "rendered": False})
     # read the publication, not the warehouse: it is exactly what BI tools see
     output_dir = default_report_dir().resolve()
     rendered = render_report(warehouse.publish_path / PUBLISHED_DATABASE, output_dir)

@@ -22,12 +22,20 @@ MART_KEYS = sorted(
         "(`published/nps_warehouse.duckdb`, schema `marts`) swapped in by rename, so readers "
         "see the old or the new marts and never block the pipeline, and one Parquet file per "
         "mart (`published/parquet/<mart>.parquet`). "
-        "Skipped when a model or an error-severity dbt test failed."
+        "Skipped when a model or an error-severity dbt test failed. On the PostgreSQL target "
+        "nothing is written: BI tools connect to PostgreSQL's `marts` schema."
     ),
 )
 def published_marts(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
+    engine = warehouse.engine
+    if not engine.publishes_duckdb_file:
+        context.log.info(
+            f"target {engine.name}: the DuckDB copy and Parquet files are not published; "
+            f"BI tools read the marts schema of {engine!r}"
+        )
+        return dg.MaterializeResult(metadata={"target": engine.name, "published": False})
     publication = publish_marts(warehouse.warehouse_path, warehouse.publish_path, context.run_id)
     return dg.MaterializeResult(
         metadata={

@@ -114,7 +114,7 @@ def _build_check(suite: str, definition: dict[str, Any]) -> dg.AssetChecksDefini
         from orchestration.quality.runtime import quality_project_dir, validator_for
         from orchestration.quality.verdicts import check_severity
 
-        frame = read_relation(warehouse.path, schema, table, definition)
+        frame = read_relation(warehouse.engine, schema, table, definition)
         parameters = suite_parameters(definition)
         validator = validator_for(
             quality_project_dir(context.instance), context.op_execution_context.run_id

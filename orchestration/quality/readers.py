@@ -5,8 +5,9 @@ DuckDB a model is read with DuckDB itself into an Arrow table, and the engine
 (`gx_engine.Validator`) hands it to GX's pandas datasource. Only the columns a suite uses are
 read, so a wide or long mart stays cheap.
 
-On the PostgreSQL target (to come) this module is where GX's SQL datasource goes instead:
-`read_relation` would return a relation reference that the engine validates in the database.
+On the PostgreSQL target the model is read the same way through the engine
+(orchestration/engines): the same columns, the same `meta.recent` window, the same pandas
+validation, so a suite means the same on both engines.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import duckdb
+from orchestration.engines import DuckDBEngine, Engine
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -52,46 +53,35 @@ def _condition_words(definition: Mapping[str, Any]) -> set[str]:
 
 
 def read_relation(
-    warehouse: Path | str,
+    warehouse: Path | str | Engine,
     schema: str,
     table: str,
     definition: Mapping[str, Any] | None = None,
 ) -> pa.Table:
-    """`schema.table` from the DuckDB file, read-only, as Arrow: the columns the suite uses
-    (all when `definition` is None). A column the suite names but the table lacks is left out,
-    so GX reports it as a failed expectation instead of the read failing."""
-    conn = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        conn.execute("SET TimeZone = 'UTC'")
-        existing = [
-            name
-            for (name,) in conn.execute(
-                "select column_name from information_schema.columns "
-                "where table_schema = ? and table_name = ? order by ordinal_position",
-                [schema, table],
-            ).fetchall()
-        ]
-        if not existing:
-            raise LookupError(f"{schema}.{table} does not exist in {warehouse}")
-        wanted: Iterable[str] = existing
-        if definition is not None and not _needs_all_columns(definition):
-            named = suite_columns(definition) | _condition_words(definition)
-            wanted = [c for c in existing if c in named] or existing[:1]
-        select = ", ".join(_quote(c) for c in wanted)
-        relation = f"{_quote(schema)}.{_quote(table)}"
-        where = ""
-        recent = ((definition or {}).get("meta") or {}).get("recent")
-        if isinstance(recent, Mapping) and recent.get("column") in existing:
-            # a long mart: only its newest days (meta.recent), by plain SQL date arithmetic
-            column = _quote(str(recent["column"]))
-            where = (
-                f" where {column} >= (select max({column}) from {relation}) - "
-                f"{int(recent.get('days', 35))}"
-            )
-        # a relation, not a DB-API result: DuckDB hands Arrow over without an extra copy
-        return conn.sql(f"select {select} from {relation}{where}").to_arrow_table()
-    finally:
-        conn.close()
+    """`schema.table` from the warehouse (a DuckDB file, or an engine), read-only, as Arrow: the
+    columns the suite uses (all when `definition` is None). A column the suite names but the
+    table lacks is left out, so GX reports it as a failed expectation instead of the read
+    failing."""
+    engine = warehouse if hasattr(warehouse, "read_arrow") else DuckDBEngine(Path(warehouse))
+    existing = engine.table_columns(schema, table)
+    if not existing:
+        raise LookupError(f"{schema}.{table} does not exist in {warehouse}")
+    wanted: Iterable[str] = existing
+    if definition is not None and not _needs_all_columns(definition):
+        named = suite_columns(definition) | _condition_words(definition)
+        wanted = [c for c in existing if c in named] or existing[:1]
+    select = ", ".join(_quote(c) for c in wanted)
+    relation = f"{_quote(schema)}.{_quote(table)}"
+    where = ""
+    recent = ((definition or {}).get("meta") or {}).get("recent")
+    if isinstance(recent, Mapping) and recent.get("column") in existing:
+        # a long mart: only its newest days (meta.recent), by plain SQL date arithmetic
+        column = _quote(str(recent["column"]))
+        where = (
+            f" where {column} >= (select max({column}) from {relation}) - "
+            f"{int(recent.get('days', 35))}"
+        )
+    return engine.read_arrow(f"select {select} from {relation}{where}")
 
 
 def _quote(identifier: str) -> str:

@@ -35,13 +35,13 @@ bounded as (
         case
             {% for period_type in var('nps_period_types') %}
                 when period_type = '{{ period_type }}'
-                    then cast({{ dbt.dateadd(period_type, 1, 'period_start') }} as date)
+                    then {{ add_periods(period_type, 1, 'period_start') }}
             {% endfor %}
         end as next_period_start,
         case
             {% for period_type in var('nps_period_types') %}
                 when period_type = '{{ period_type }}'
-                    then cast({{ dbt.dateadd(period_type, -1, 'period_start') }} as date)
+                    then {{ add_periods(period_type, -1, 'period_start') }}
             {% endfor %}
         end as previous_period_start
 

@@ -140,7 +140,7 @@ with_previous as (
         case
             {% for period_type in period_types %}
                 when period_type = '{{ period_type }}'
-                    then cast({{ dbt.dateadd(period_type, -1, 'period_start') }} as date)
+                    then {{ add_periods(period_type, -1, 'period_start') }}
             {% endfor %}
         end as previous_period_start
 
@@ -169,9 +169,9 @@ final as (
 
     select
         *,
-        sum(respondents) over (
+        cast(sum(respondents) over (
             partition by period_type, period_start, {{ keys | join(', ') }}, from_category
-        ) as from_category_respondents
+        ) as bigint) as from_category_respondents
 
     from migrations
 

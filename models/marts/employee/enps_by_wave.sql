@@ -69,10 +69,10 @@ published as (
         wave_groups.cell_id,
         wave_groups.is_suppressed as suppressed,
         case when not wave_groups.is_suppressed then wave_groups.responses end as responses,
-        case when not wave_groups.is_suppressed then wave_groups.promoters end as promoters,
-        case when not wave_groups.is_suppressed then wave_groups.passives end as passives,
-        case when not wave_groups.is_suppressed then wave_groups.detractors end as detractors,
-        group_headcount.headcount
+        cast(case when not wave_groups.is_suppressed then wave_groups.promoters end as bigint) as promoters,
+        cast(case when not wave_groups.is_suppressed then wave_groups.passives end as bigint) as passives,
+        cast(case when not wave_groups.is_suppressed then wave_groups.detractors end as bigint) as detractors,
+        cast(group_headcount.headcount as bigint) as headcount
 
     from wave_groups
     left join group_headcount

@@ -22,9 +22,9 @@ published as (
         tenure_band,
         is_suppressed as suppressed,
         case when not is_suppressed then responses end as responses,
-        case when not is_suppressed then promoters end as promoters,
-        case when not is_suppressed then passives end as passives,
-        case when not is_suppressed then detractors end as detractors
+        cast(case when not is_suppressed then promoters end as bigint) as promoters,
+        cast(case when not is_suppressed then passives end as bigint) as passives,
+        cast(case when not is_suppressed then detractors end as bigint) as detractors
 
     from rolling_groups
 

@@ -40,7 +40,7 @@ erased as (
     select
         source_file,
         file_checksum,
-        sum(rows_erased) as erased_rows
+        cast(sum(rows_erased) as bigint) as erased_rows
     from {{ ref('stg_privacy__erasures') }}
     where feed = 'nps'
     group by source_file, file_checksum

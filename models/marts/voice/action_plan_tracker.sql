@@ -92,7 +92,10 @@ final as (
         and dated.evaluated_on > dated.due_on as is_overdue,
         case
             when dated.status not in ('done', 'cancelled') and dated.evaluated_on > dated.due_on
-                then {{ dbt.datediff('dated.due_on', 'dated.evaluated_on', 'day') }}
+                then cast(
+                    {{ dbt.datediff('dated.due_on', 'dated.evaluated_on', 'day') }}
+                    as bigint
+                )
         end as days_overdue,
         dated.done_on > dated.due_on as was_done_late,
         coalesce(before_created.responses, 0) as responses_90d_before,

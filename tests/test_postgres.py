@@ -1,0 +1,329 @@
+"""The PostgreSQL target: the same fixtures through the real pipeline on both engines, same marts.
+
+A private PostgreSQL server is started for these tests (Debian's binaries under
+/usr/lib/postgresql/*/bin, initdb in a temporary folder, 127.0.0.1 on a free port), unless
+NPS_PG_HOST/NPS_PG_PORT point at one. Without binaries the tests skip, unless
+NPS_REQUIRE_POSTGRES=1 (set by .ci/run), when they fail.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.conftest import REPO, CliRun, build_fixture_landing
+
+PG_ENV = ("NPS_PG_HOST", "NPS_PG_PORT", "NPS_PG_USER", "NPS_PG_PASSWORD", "NPS_PG_DATABASE")
+# columns stamped with the moment of the load or run: they differ between any two runs
+RUN_TIME_COLUMNS = {
+    "loaded_at",
+    "file_received_at",
+    "received_at",
+    "validated_at",
+    "evaluated_at",
+    "evaluated_on",
+}
+TOLERANCE = 1e-9
+
+
+def _postgres_bin() -> Path | None:
+    candidates = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+        key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0,
+    )
+    return candidates[-1].parent if candidates else None
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("NPS_REQUIRE_POSTGRES") == "1":
+        pytest.fail(f"NPS_REQUIRE_POSTGRES=1 but {reason}")
+    pytest.skip(reason)
+
+
+def _as_server_user(command: list[str]) -> list[str]:
+    # PostgreSQL refuses to run as root: run its binaries as the postgres user
+    if os.geteuid() == 0:
+        return ["runuser", "-u", "postgres", "--", *command]
+    return command
+
+
+def _server(command: list[str], cwd: Path) -> None:
+    completed = subprocess.run(command, capture_output=True, text=True, cwd=cwd, timeout=120)
+    if completed.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{completed.stdout}\n{completed.stderr}")
+
+
+@pytest.fixture(scope="module")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """NPS_PG_* of a fresh database: on the configured server, else on a private one."""
+    import psycopg2
+
+    database = f"nps_test_{uuid.uuid4().hex[:8]}"
+    if os.environ.get("NPS_PG_HOST") or os.environ.get("NPS_PG_PORT"):
+        env = {k: os.environ[k] for k in PG_ENV if os.environ.get(k)}
+        admin = dict(
+            host=env.get("NPS_PG_HOST", "127.0.0.1"),
+            port=int(env.get("NPS_PG_PORT", "5432")),
+            user=env.get("NPS_PG_USER", "postgres"),
+            password=env.get("NPS_PG_PASSWORD", ""),
+            dbname=env.get("NPS_PG_DATABASE", "postgres"),
+        )
+        stop = None
+    else:
+        bin_dir = _postgres_bin()
+        if bin_dir is None:
+            _unavailable(
+                "no PostgreSQL binaries under /usr/lib/postgresql/*/bin "
+                "(apt-get install postgresql, as .ci/run does) and NPS_PG_HOST is not set"
+            )
+        # not under pytest's temporary root: it is private to root, and the server runs as
+        # the postgres user
+        root = Path(tempfile.mkdtemp(prefix="nps-postgres-"))
+        data, sockets = root / "data", root / "sockets"
+        sockets.mkdir()
+        if os.geteuid() == 0:
+            shutil.chown(root, "postgres")
+            shutil.chown(sockets, "postgres")
+        _server(
+            _as_server_user(
+                [str(bin_dir / "initdb"), "-D", str(data), "-U", "nps", "--auth=trust"]
+                + ["-E", "UTF8", "--locale=C.UTF-8", "--no-sync"]
+            ),
+            root,
+        )
+        port = _free_port()
+        options = (
+            f"-h 127.0.0.1 -p {port} -k {sockets} -c fsync=off -c synchronous_commit=off "
+            "-c full_page_writes=off -c jit=off"
+        )
+        _server(
+            _as_server_user(
+                [str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(root / "server.log")]
+                + ["-o", options, "-w", "start"]
+            ),
+            root,
+        )
+        env = {"NPS_PG_HOST": "127.0.0.1", "NPS_PG_PORT": str(port), "NPS_PG_USER": "nps"}
+        admin = dict(host="127.0.0.1", port=port, user="nps", dbname="postgres")
+
+        def stop() -> None:
+            subprocess.run(
+                _as_server_user([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"]),
+                capture_output=True,
+                cwd=root,
+            )
+            shutil.rmtree(root, ignore_errors=True)
+
+    try:
+        conn = psycopg2.connect(**admin)
+        conn.autocommit = True
+        conn.cursor().execute(f'create database "{database}"')
+        conn.close()
+        yield {**env, "NPS_PG_DATABASE": database}
+    finally:
+        if stop is not None:
+            stop()
+
+
+@pytest.fixture(scope="module")
+def postgres_run(tmp_path_factory: pytest.TempPathFactory, postgres: dict[str, str]) -> CliRun:
+    """One real pipeline run over the fixture landing folder with `--target postgres`."""
+    root = tmp_path_factory.mktemp("postgres_run")
+    landing = build_fixture_landing(root / "landing")
+    cache, home = root / "landing_cache.duckdb", root / "dagster_home"
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in PG_ENV and k != "DBT_TARGET"},
+        **postgres,
+        "DAGSTER_HOME": str(home),
+        "NPS_REPORT_DIR": str(root / "reports"),
+        "NPS_PUBLISH_DIR": str(root / "published"),
+    }
+    completed = subprocess.run(
+        [sys.executable, "-m", "orchestration.cli", "run", "--target", "postgres"]
+        + ["--landing", str(landing), "--warehouse", str(cache)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    return CliRun(completed.returncode, completed.stdout, completed.stderr, cache, landing, home)
+
+
+def _pg_connect(postgres: dict[str, str]):
+    import psycopg2
+
+    from orchestration.engines import postgres_settings_from_env
+
+    return psycopg2.connect(**postgres_settings_from_env(postgres).dsn())
+
+
+def _summary_lines(stdout: str) -> list[str]:
+    """The run summary without what names paths, run ids or the engine."""
+    skip = ("Dagster run", "Warehouse:", "Landing cache", "Data Docs", "Published", "Report")
+    return [line for line in stdout.splitlines() if not line.startswith(skip)]
+
+
+def test_postgres_run_reports_the_same_outcome_as_duckdb(
+    fixture_run: CliRun, postgres_run: CliRun
+) -> None:
+    assert postgres_run.returncode == fixture_run.returncode, postgres_run.stdout[-3000:]
+    assert "Warehouse: PostgreSQL" in postgres_run.stdout
+    # counts, quarantine reasons, overall NPS, failed and warning checks (GX suites on the raw
+    # files and on the models in PostgreSQL included) are those of the DuckDB run
+    assert _summary_lines(postgres_run.stdout) == _summary_lines(fixture_run.stdout)
+    assert "check warning marts/fct_nps_responses:fct_nps_responses_suite" in postgres_run.stdout
+    assert "STEP FAILED" not in postgres_run.stdout
+
+
+def test_postgres_run_publishes_no_duckdb_copy(postgres_run: CliRun) -> None:
+    published = postgres_run.warehouse.parent / "published"
+    assert not (published / "nps_warehouse.duckdb").exists()
+    assert "BI tools read PostgreSQL's marts schema" in postgres_run.stdout
+
+
+def _marts_duckdb(warehouse: Path) -> dict[str, tuple[list[str], list[tuple]]]:
+    conn = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        conn.execute("set TimeZone = 'UTC'")
+        names = [
+            n
+            for (n,) in conn.execute(
+                "select table_name from information_schema.tables "
+                "where table_schema = 'marts' and table_type = 'BASE TABLE' order by 1"
+            ).fetchall()
+        ]
+        marts = {}
+        for name in names:
+            cursor = conn.execute(f'select * from marts."{name}"')
+            marts[name] = ([d[0] for d in cursor.description], cursor.fetchall())
+        return marts
+    finally:
+        conn.close()
+
+
+def _marts_postgres(postgres: dict[str, str]) -> dict[str, tuple[list[str], list[tuple]]]:
+    conn = _pg_connect(postgres)
+    try:
+        cursor = conn.cursor()
+        cursor.execute("set time zone 'UTC'")
+        cursor.execute(
+            "select table_name from information_schema.tables "
+            "where table_schema = 'marts' and table_type = 'BASE TABLE' order by 1"
+        )
+        names = [n for (n,) in cursor.fetchall()]
+        marts = {}
+        for name in names:
+            cursor.execute(f'select * from marts."{name}"')
+            marts[name] = ([d.name for d in cursor.description], cursor.fetchall())
+        return marts
+    finally:
+        conn.close()
+
+
+def _normalised(value: object) -> object:
+    """One representation per value on both engines: numbers as double, instants in UTC."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int | float | Decimal):
+        return float(value)
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC) if value.tzinfo else value
+    return value
+
+
+def _sort_key(row: tuple) -> tuple:
+    # numbers rounded for ordering only (the comparison itself uses the tolerance)
+    return tuple(
+        (0, "") if v is None else (1, f"{v:.6f}") if isinstance(v, float) else (1, str(v))
+        for v in row
+    )
+
+
+def _equal(a: object, b: object) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return math.isclose(a, b, rel_tol=0, abs_tol=TOLERANCE) or (math.isnan(a) and math.isnan(b))
+    return a == b
+
+
+def test_every_mart_is_equal_on_both_engines(
+    fixture_run: CliRun, postgres_run: CliRun, postgres: dict[str, str]
+) -> None:
+    assert postgres_run.returncode == fixture_run.returncode, postgres_run.stdout[-3000:]
+    on_duckdb = _marts_duckdb(fixture_run.warehouse)
+    on_postgres = _marts_postgres(postgres)
+    assert sorted(on_postgres) == sorted(on_duckdb)
+    assert {"fct_nps_responses", "nps_by_period", "nps_rolling", "enps_by_wave"} <= set(on_duckdb)
+    differences = []
+    for mart, (columns, duck_rows) in on_duckdb.items():
+        pg_columns, pg_rows = on_postgres[mart]
+        assert pg_columns == columns, mart
+        assert len(pg_rows) == len(duck_rows), f"{mart}: row counts differ"
+        kept = [i for i, c in enumerate(columns) if c not in RUN_TIME_COLUMNS]
+        duck = sorted((tuple(_normalised(r[i]) for i in kept) for r in duck_rows), key=_sort_key)
+        pg = sorted((tuple(_normalised(r[i]) for i in kept) for r in pg_rows), key=_sort_key)
+        for duck_row, pg_row in zip(duck, pg, strict=True):
+            for i, (a, b) in enumerate(zip(duck_row, pg_row, strict=True)):
+                if not _equal(a, b):
+                    differences.append(f"{mart}.{columns[kept[i]]}: duckdb {a!r} != postgres {b!r}")
+    assert not differences, "\n".join(differences[:30])
+
+
+def test_dbt_unit_tests_pass_on_postgres(postgres_run: CliRun, postgres: dict[str, str]) -> None:
+    """The pipeline skips unit tests (they prove the SQL, not the data): run them on PostgreSQL
+    against the relations the run built."""
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in PG_ENV},
+        **postgres,
+        "DBT_TARGET": "postgres",
+        "PGOPTIONS": "-c jit=off -c TimeZone=UTC",
+    }
+    target = postgres_run.warehouse.parent / "dbt_target"
+    completed = subprocess.run(
+        [str(Path(sys.executable).parent / "dbt"), "test", "--select", "test_type:unit"]
+        + ["--target-path", str(target), "--log-path", str(target / "logs")],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert completed.returncode == 0, completed.stdout[-4000:]
+    ran = re.search(r"Finished running (\d+) unit tests", completed.stdout)
+    assert ran and int(ran.group(1)) >= 15, completed.stdout[-2000:]
+    assert f"PASS={ran.group(1)} " in completed.stdout, completed.stdout[-2000:]
+
+
+def test_connection_comes_from_the_environment_only() -> None:
+    from orchestration.engines import postgres_settings_from_env
+
+    defaults = postgres_settings_from_env({})
+    assert (defaults.host, defaults.port, defaults.database) == ("127.0.0.1", 5432, "nps_warehouse")
+    configured = postgres_settings_from_env(
+        {"NPS_PG_HOST": "db", "NPS_PG_PORT": "6543", "NPS_PG_PASSWORD": "s3cret"}
+    )
+    assert (configured.host, configured.port) == ("db", 6543)
+    assert "s3cret" not in repr(configured)  # logs and the run summary print the settings
+    profile = (REPO / "profiles.yml").read_text(encoding="utf-8")
+    assert "env_var('NPS_PG_PASSWORD'" in profile
+    assert "env_var('NPS_PG_HOST', '127.0.0.1')" in profile
