@@ -101,8 +101,15 @@ def test_layers_flow_raw_to_marts(graph) -> None:
     assert "staging/stg_survey__nps_responses" in parents(
         "intermediate/int_nps_responses_validated"
     )
-    assert parents("marts/fct_nps_responses") == {"intermediate/int_nps_responses_categorised"}
-    assert parents("marts/nps_daily") == {"marts/fct_nps_responses"}
+    # incremental by day: the days to reprocess come from the validated rows (README)
+    assert parents("marts/fct_nps_responses") == {
+        "intermediate/int_nps_responses_categorised",
+        "intermediate/int_nps_responses_validated",
+    }
+    assert parents("marts/nps_daily") == {
+        "marts/fct_nps_responses",
+        "intermediate/int_nps_responses_validated",
+    }
 
 
 def test_checks_on_raw_and_marts(graph) -> None:

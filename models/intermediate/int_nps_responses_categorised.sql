@@ -1,4 +1,7 @@
-{#- Accepted responses with their NPS category and the branch hierarchy. -#}
+{#- Accepted responses with their NPS category and the branch hierarchy. A view: it copies every
+    accepted row, and its readers filter it (fct_nps_responses reads only the reprocessed days). -#}
+
+{{ config(materialized='view') }}
 
 with
 
@@ -38,7 +41,7 @@ categorised as (
         accepted.respondent_id,
         accepted.respondent_email,
         accepted.submitted_at,
-        {{ local_date('accepted.submitted_at') }} as response_date,
+        accepted.response_date,
         cast(accepted.score_value as integer) as score,
         {{ nps_category('accepted.score_value') }} as category,
         coalesce(accepted.branch_id, 'unknown') as branch_id,

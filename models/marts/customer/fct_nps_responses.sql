@@ -1,8 +1,28 @@
+{#- Incremental by day (macros/nps_incremental.sql): a run replaces the days it reprocesses. -#}
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy=nps_incremental_strategy(),
+        unique_key='response_date',
+        on_schema_change='fail',
+        pre_hook="{{ nps_delete_reprocessed_days('response_date') }}",
+        post_hook="{{ nps_record_processed() }}",
+    )
+}}
+
+{%- do nps_partition_range() %}  {#- fail early on malformed partition vars #}
+
+-- depends_on: {{ ref('int_nps_responses_validated') }}
+
 with
 
 categorised as (
 
     select * from {{ ref('int_nps_responses_categorised') }}
+    {%- if is_incremental() %}
+    where response_date in ({{ nps_reprocessed_days() }})
+    {%- endif %}
 
 ),
 

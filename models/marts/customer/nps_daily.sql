@@ -1,8 +1,27 @@
+{#- Incremental by day (macros/nps_incremental.sql): a run replaces the days it reprocesses,
+    and the days whose totals no longer match fct_nps_responses (responses erased there). -#}
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy=nps_incremental_strategy(),
+        unique_key='response_date',
+        on_schema_change='fail',
+        pre_hook="{{ nps_delete_reprocessed_days('response_date', ref('fct_nps_responses')) }}",
+        post_hook="{{ nps_record_processed() }}",
+    )
+}}
+
+-- depends_on: {{ ref('int_nps_responses_validated') }}
+
 with
 
 responses as (
 
     select * from {{ ref('fct_nps_responses') }}
+    {%- if is_incremental() %}
+    where response_date in ({{ nps_reprocessed_days(ref('fct_nps_responses')) }})
+    {%- endif %}
 
 ),
 

@@ -1,0 +1,177 @@
+{#- Incremental processing of the customer response models, in one place (README "Incremental
+    models"). A run reprocesses DAYS (response_date, in var nps_timezone):
+
+    1. int_nps_responses_validated finds the landing files whose raw rows changed since it last
+       ran (a new file, a new load of a changed file, rows erased, a raw-suite verdict changed) by
+       comparing raw with its own rows, and recomputes those files' rows plus every row that
+       shares a response_id with them (first received wins is decided per response_id). The
+       rows of a file version that left raw stay as tombstones (outcome 'removed') so that their
+       days are reprocessed downstream. Every row it writes carries `_processed_at`.
+    2. A day-level model (fct_nps_responses, nps_daily) reprocesses the days of the validated
+       rows written after its own last successful run (its watermark, kept in the table
+       `intermediate.nps_incremental_state`, written by a post-hook in the same transaction),
+       plus the days of vars nps_partition_start..nps_partition_end and the lookback (the newest
+       day and the nps_lookback_days before it). A failed run does not move a watermark, so the
+       next run redoes its days.
+    3. A reprocessed day replaces its rows: strategy delete+insert keyed on the day, and a
+       pre-hook that first deletes the days (a day that lost all its rows has nothing to insert).
+
+    Signatures (stable):
+        nps_incremental_strategy()        -> 'delete+insert' (spark: 'insert_overwrite')
+        nps_partition_range()             -> none or [start, end] ('YYYY-MM-DD', validated)
+        nps_lookback_days()               -> int >= 0
+        nps_processed_at()                -> SQL timestamp of this run (dbt's run_started_at)
+        nps_incremental_state_relation()  -> the watermark table
+        nps_forced_days(newest_date)      -> select of response_date: range + lookback days
+        nps_reprocessed_days(recount_from=none)  -> select of response_date for the current model
+        nps_delete_reprocessed_days(day_column, recount_from=none)  pre-hook
+        nps_record_processed()            post-hook (a list of statements)
+-#}
+
+{% macro nps_incremental_strategy() -%}
+    {{ return(adapter.dispatch('nps_incremental_strategy', 'nps_warehouse')()) }}
+{%- endmacro %}
+
+{% macro default__nps_incremental_strategy() -%}
+    {{ return('delete+insert') }}
+{%- endmacro %}
+
+{#- Spark has no delete+insert: overwrite the partitions (days) a batch holds. -#}
+{% macro spark__nps_incremental_strategy() -%}
+    {{ return('insert_overwrite') }}
+{%- endmacro %}
+
+
+{% macro nps_partition_range() -%}
+    {%- set start = var('nps_partition_start', none) -%}
+    {%- set end = var('nps_partition_end', none) -%}
+    {%- if start is none and end is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- if start is none or end is none -%}
+        {{ exceptions.raise_compiler_error(
+            'nps_partition_start and nps_partition_end go together (got start=' ~ start ~ ', end=' ~ end ~ ')'
+        ) }}
+    {%- endif -%}
+    {%- for value in [start, end] -%}
+        {%- if not modules.re.fullmatch('[0-9]{4}-[0-9]{2}-[0-9]{2}', value | string) -%}
+            {{ exceptions.raise_compiler_error('nps_partition_start/end must be YYYY-MM-DD, got ' ~ value) }}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if (start | string) > (end | string) -%}
+        {{ exceptions.raise_compiler_error('nps_partition_start ' ~ start ~ ' is after nps_partition_end ' ~ end) }}
+    {%- endif -%}
+    {{ return([start | string, end | string]) }}
+{%- endmacro %}
+
+{% macro nps_lookback_days() -%}
+    {%- set days = var('nps_lookback_days', 3) | int -%}
+    {%- if days < 0 -%}
+        {{ exceptions.raise_compiler_error('nps_lookback_days must be >= 0, got ' ~ days) }}
+    {%- endif -%}
+    {{ return(days) }}
+{%- endmacro %}
+
+{% macro nps_processed_at() -%}
+    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}+00' as timestamp with time zone)
+{%- endmacro %}
+
+{% macro nps_incremental_state_relation() -%}
+    {{ return(api.Relation.create(
+        database=target.database,
+        schema='intermediate',
+        identifier='nps_incremental_state',
+    )) }}
+{%- endmacro %}
+
+{#- The days a run reprocesses whatever changed: the partition range, and the lookback (the
+    newest day, a SQL date expression, and the nps_lookback_days before it). -#}
+{% macro nps_forced_days(newest_date) -%}
+    {%- set range = nps_warehouse.nps_partition_range() -%}
+    {%- set lookback = nps_warehouse.nps_lookback_days() -%}
+    select calendar_date as response_date
+    from (
+        {{ nps_warehouse.nps_day_spine(
+            'cast(' ~ dbt.dateadd('day', -lookback, newest_date) ~ ' as date)',
+            newest_date,
+        ) }}
+    ) as lookback_days
+    {%- if range %}
+    union
+    select calendar_date as response_date
+    from (
+        {{ nps_warehouse.nps_day_spine(
+            "cast('" ~ range[0] ~ "' as date)",
+            "cast('" ~ range[1] ~ "' as date)",
+        ) }}
+    ) as partition_days
+    {%- endif %}
+{%- endmacro %}
+
+{#- The days the current (day-level, incremental) model reprocesses: days of validated rows
+    written after its watermark, plus the forced days. recount_from (an aggregate's input, one
+    row per response with response_date): also the days whose `responses` total in this model
+    differs from the input's row count, e.g. after `nps-warehouse forget` deleted responses from
+    the input but could not correct the aggregate. -#}
+{% macro nps_reprocessed_days(recount_from=none) -%}
+    {%- set validated = ref('int_nps_responses_validated') -%}
+    select changed.response_date
+    from {{ validated }} as changed
+    where
+        changed.response_date is not null
+        and changed._processed_at > coalesce(
+            (
+                select max(state.processed_at)
+                from {{ nps_warehouse.nps_incremental_state_relation() }} as state
+                where state.model_name = '{{ this.identifier }}'
+            ),
+            cast('1900-01-01 00:00:00+00' as timestamp with time zone)
+        )
+    union
+    {{ nps_warehouse.nps_forced_days(
+        '(select max(newest.response_date) from ' ~ validated ~ " as newest where newest.outcome = 'accepted')"
+    ) }}
+    {%- if recount_from is not none %}
+    union
+    select coalesce(kept.response_date, expected.response_date) as response_date
+    from (
+        select response_date, sum(responses) as counted
+        from {{ this }}
+        group by response_date
+    ) as kept
+    full outer join (
+        select response_date, count(*) as counted
+        from {{ recount_from }}
+        group by response_date
+    ) as expected
+        on kept.response_date = expected.response_date
+    where coalesce(kept.counted, -1) <> coalesce(expected.counted, -1)
+    {%- endif %}
+{%- endmacro %}
+
+{% macro nps_create_incremental_state() -%}
+    create table if not exists {{ nps_warehouse.nps_incremental_state_relation() }} (
+        model_name varchar,
+        processed_at timestamp with time zone
+    )
+{%- endmacro %}
+
+{#- pre-hook: delete the reprocessed days first, so a day that lost every row is emptied too. -#}
+{% macro nps_delete_reprocessed_days(day_column, recount_from=none) -%}
+    {%- if is_incremental() -%}
+        {{ nps_warehouse.nps_create_incremental_state() }};
+        delete from {{ this }}
+        where {{ day_column }} in (
+            {{ nps_warehouse.nps_reprocessed_days(recount_from) }}
+        )
+    {%- endif -%}
+{%- endmacro %}
+
+{#- post-hook, inside the model's transaction: this run's validated rows are now processed. -#}
+{% macro nps_record_processed() -%}
+    {{ nps_warehouse.nps_create_incremental_state() }};
+    delete from {{ nps_warehouse.nps_incremental_state_relation() }}
+    where model_name = '{{ this.identifier }}';
+    insert into {{ nps_warehouse.nps_incremental_state_relation() }} (model_name, processed_at)
+    values ('{{ this.identifier }}', {{ nps_warehouse.nps_processed_at() }})
+{%- endmacro %}

@@ -1,0 +1,338 @@
+"""Incremental dbt models (issue 6): any sequence of incremental runs equals a full refresh.
+
+Simulated days of landing files are loaded with the real loader (as the pipeline does) into a
+DuckDB warehouse and built with `dbt build` after each day: day-by-day files, one day in two
+files, a late file (responses for days already processed, one a re-sent duplicate), a changed
+file (same path, other rows: a response removed so its re-sent copy wins, a score changed, a day
+emptied), a year-spanning backfill file, a forgotten respondent (`nps-warehouse forget`), and a
+run restricted by nps_partition_start/end. Then the same raw data is rebuilt with
+`--full-refresh` in a second warehouse and every mart must be equal row for row.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from orchestration.landing.feeds import FEEDS
+from orchestration.landing.loader import ensure_raw_schema, load_feed
+from orchestration.privacy import forget_respondent
+from orchestration.quality.verdicts import ensure_batch_validations_table
+from tests.conftest import REPO
+
+DBT = str(Path(sys.executable).parent / "dbt")
+HEADER = (
+    "response_id,survey_id,respondent_id,submitted_at,score,channel,touchpoint,branch_id,product"
+)
+# columns that hold the moment a mart was evaluated, not data
+RUN_TIME_COLUMNS = {"evaluated_at", "evaluated_on"}
+
+
+def write_csv(path: Path, rows: list[str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
+
+
+def row(
+    rid: str,
+    day: str,
+    score: int | str,
+    respondent: str = "",
+    branch: str = "BR-0001",
+    survey: str = "SRV-STORE",
+    hour: int = 10,
+) -> str:
+    submitted = f"{day}T{hour:02d}:00:00Z"
+    return f"{rid},{survey},{respondent},{submitted},{score},email,visit,{branch},groceries"
+
+
+def load(warehouse: Path, landing: Path, load_id: str, now: datetime) -> None:
+    conn = duckdb.connect(str(warehouse))
+    try:
+        ensure_raw_schema(conn, FEEDS)
+        ensure_batch_validations_table(conn)
+        for feed in FEEDS:
+            load_feed(conn, landing, feed, load_id, now=now)
+    finally:
+        conn.close()
+
+
+def dbt_build(warehouse: Path, *args: str, command: str = "build") -> None:
+    env = {**os.environ, "NPS_WAREHOUSE": str(warehouse), "DBT_TARGET": "duckdb"}
+    completed = subprocess.run(
+        [
+            DBT,
+            command,
+            "--profiles-dir",
+            str(REPO),
+            "--target-path",
+            str(warehouse.parent.parent / "target"),
+            *args,
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert completed.returncode == 0, completed.stdout[-8000:] + completed.stderr[-2000:]
+
+
+def dbt_run_customer(warehouse: Path) -> None:
+    """The models downstream of the customer responses, without tests: keeps the test short
+    (the first, the partition-range and the full-refresh runs are whole `dbt build`s)."""
+    dbt_build(warehouse, "--select", "stg_survey__nps_responses+", command="run")
+
+
+def query(warehouse: Path, sql: str) -> list[tuple]:
+    conn = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def assert_marts_equal(incremental: Path, full: Path) -> list[str]:
+    """Every table of the marts schema: same columns, same rows (doubles to 1e-9)."""
+    conn = duckdb.connect()
+    conn.execute(f"attach '{incremental}' as inc (read_only)")
+    conn.execute(f"attach '{full}' as full_refresh (read_only)")
+    tables = [
+        name
+        for (name,) in conn.execute(
+            "select table_name from information_schema.tables "
+            "where table_catalog = 'full_refresh' and table_schema = 'marts' "
+            "and table_type = 'BASE TABLE' order by 1"
+        ).fetchall()
+    ]
+    for table in tables:
+        columns = conn.execute(
+            "select column_name, data_type from information_schema.columns "
+            "where table_catalog = 'full_refresh' and table_schema = 'marts' "
+            "and table_name = ? order by ordinal_position",
+            [table],
+        ).fetchall()
+        inc_columns = conn.execute(
+            "select column_name, data_type from information_schema.columns "
+            "where table_catalog = 'inc' and table_schema = 'marts' "
+            "and table_name = ? order by ordinal_position",
+            [table],
+        ).fetchall()
+        assert inc_columns == columns, table
+        select = ", ".join(
+            f"round({name}, 9) as {name}" if kind in ("DOUBLE", "FLOAT") else name
+            for name, kind in columns
+            if name not in RUN_TIME_COLUMNS
+        )
+        counts = [
+            conn.execute(f"select count(*) from {db}.marts.{table}").fetchall()[0][0]
+            for db in ("inc", "full_refresh")
+        ]
+        assert counts[0] == counts[1], f"{table}: {counts[0]} rows incremental, {counts[1]} full"
+        for first, second in (("inc", "full_refresh"), ("full_refresh", "inc")):
+            extra = conn.execute(
+                f"select {select} from {first}.marts.{table} "
+                f"except all select {select} from {second}.marts.{table} limit 5"
+            ).fetchall()
+            assert not extra, f"{table}: rows only in {first}: {extra}"
+    conn.close()
+    return tables
+
+
+@pytest.fixture(scope="module")
+def incremental_history(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Several simulated days built incrementally, then a full refresh of the same raw data."""
+    root = tmp_path_factory.mktemp("incremental")
+    landing, warehouse = root / "landing", root / "incremental" / "warehouse.duckdb"
+    warehouse.parent.mkdir()
+    nps = landing / "nps"
+    start = datetime(2025, 3, 1, 23, 0, tzinfo=UTC)
+    states: dict[str, list[tuple]] = {}
+
+    # day 1: one daily file; C1 answers twice, one row is quarantined
+    write_csv(
+        nps / "daily" / "2025-03-01.csv",
+        [
+            row("A1", "2025-03-01", 10, "C1"),
+            row("A2", "2025-03-01", 3, "C2", branch="BR-0002"),
+            row("A3", "2025-02-28", 9, "C3"),  # the only response of 2025-02-28
+            row("A4", "2025-03-01", "7.5"),  # score_not_integer
+            row("A5", "2025-03-01", 8, "C1", hour=15),
+        ],
+    )
+    load(warehouse, landing, "day1", start)
+    dbt_build(warehouse)
+    states["day1"] = query(warehouse, "select count(*) from marts.fct_nps_responses")
+
+    # day 2: the day arrives in two files, plus a late file for days already processed
+    write_csv(
+        nps / "daily" / "2025-03-02.csv",
+        [
+            row("B1", "2025-03-02", 9, "C1"),
+            row("B2", "2025-03-02", 6, "C4", branch="BR-0003"),
+        ],
+    )
+    write_csv(
+        nps / "daily" / "2025-03-02_part2.csv",
+        [
+            row("B3", "2025-03-02", 10, "C5", survey="SRV-DELIVERY"),
+        ],
+    )
+    write_csv(
+        nps / "late" / "2025-03-02_late.csv",
+        [
+            row("L1", "2025-02-27", 2, "X6"),
+            row("L2", "2025-03-01", 10, "C7", branch="BR-0002"),
+            row("A2", "2025-02-26", 10, "C2"),  # re-sent A2, other day: a duplicate for now
+            row("B1", "2025-03-02", 0, "C1"),  # re-sent within the same load: the first file wins
+        ],
+    )
+    load(warehouse, landing, "day2", start + timedelta(days=1))
+    dbt_run_customer(warehouse)
+
+    # day 3: the day-1 file changes: A2 is gone (its re-sent copy of 2025-02-26 now wins),
+    # A1's score changes, A3 (the only response of 2025-02-28) is gone, a row is added
+    write_csv(
+        nps / "daily" / "2025-03-01.csv",
+        [
+            row("A1", "2025-03-01", 4, "C1"),
+            row("A4", "2025-03-01", "7.5"),
+            row("A5", "2025-03-01", 8, "C1", hour=15),
+            row("A6", "2025-03-01", 9, "C8", branch="BR-0003"),
+        ],
+    )
+    write_csv(nps / "daily" / "2025-03-03.csv", [row("D1", "2025-03-03", 9, "C2")])
+    load(warehouse, landing, "day3", start + timedelta(days=2))
+    dbt_run_customer(warehouse)
+    states["emptied_day"] = query(
+        warehouse, "select count(*) from marts.nps_daily where response_date = '2025-02-28'"
+    )
+
+    # day 4: a backfill export spanning a year, with a re-sent response of day 1
+    backfill = []
+    for index in range(0, 366, 5):
+        day = (date(2024, 3, 1) + timedelta(days=index)).isoformat()
+        backfill.append(
+            row(f"Y{index:03d}", day, index % 11, f"C{index % 9}", branch=f"BR-000{1 + index % 3}")
+        )
+    backfill.append(row("A5", "2024-12-24", 1, "C1"))
+    write_csv(nps / "backfill" / "2024-03_2025-02.csv", backfill)
+    load(warehouse, landing, "day4", start + timedelta(days=3))
+    dbt_run_customer(warehouse)
+
+    # X6 is forgotten: their only response (L1) was the only one of 2025-02-27
+    forget_respondent(warehouse, "X6")
+
+    # day 5: nothing new arrives; the Dagster half re-runs a partition range
+    dbt_build(
+        warehouse, "--vars", "{nps_partition_start: '2024-06-01', nps_partition_end: '2024-06-30'}"
+    )
+    states["partition_run"] = query(
+        warehouse,
+        "select response_date between '2024-06-01' and '2024-06-30', "
+        "_processed_at = (select max(_processed_at) from intermediate.int_nps_responses_validated)"
+        " as reprocessed, count(*) from intermediate.int_nps_responses_validated "
+        "where response_date < '2025-01-01' group by all order by all",
+    )
+
+    full = root / "full_refresh" / "warehouse.duckdb"
+    full.parent.mkdir()
+    shutil.copyfile(warehouse, full)
+    dbt_build(full, "--full-refresh")
+    return {"incremental": warehouse, "full": full, "states": states}
+
+
+def test_incremental_runs_equal_a_full_refresh(incremental_history: dict) -> None:
+    tables = assert_marts_equal(incremental_history["incremental"], incremental_history["full"])
+    assert {
+        "fct_nps_responses",
+        "nps_daily",
+        "nps_quarantine",
+        "nps_duplicates",
+        "nps_rolling",
+        "nps_by_period",
+        "dim_respondents",
+    } <= set(tables)
+
+
+def test_late_changed_and_backfill_files_reach_the_marts(incremental_history: dict) -> None:
+    warehouse = incremental_history["incremental"]
+    assert incremental_history["states"]["day1"] == [(4,)]
+    accepted = dict(
+        query(
+            warehouse,
+            "select response_id, response_date::varchar || ' ' || score || ' ' || source_file "
+            "from marts.fct_nps_responses "
+            "where response_id in ('A1', 'A2', 'A3', 'B1', 'A5', 'L1')",
+        )
+    )
+    assert accepted == {
+        "A1": "2025-03-01 4 nps/daily/2025-03-01.csv",  # the changed score
+        "A2": "2025-02-26 10 nps/late/2025-03-02_late.csv",  # the re-sent copy now wins
+        "A5": "2025-03-01 8 nps/daily/2025-03-01.csv",  # first received beats the backfill
+        "B1": "2025-03-02 9 nps/daily/2025-03-02.csv",
+    }
+    # forgotten (X6): the aggregate of its day is gone too
+    assert query(
+        warehouse, "select count(*) from marts.nps_daily where response_date = '2025-02-27'"
+    ) == [(0,)]
+    # the changed file emptied 2025-02-28, which the incremental run must have deleted
+    assert incremental_history["states"]["emptied_day"] == [(0,)]
+    assert query(
+        warehouse,
+        "select count(distinct response_date) from marts.nps_daily "
+        "where response_date < '2025-02-26'",
+    ) == [(73,)]
+    duplicates = query(
+        warehouse, "select response_id, source_file from marts.nps_duplicates order by 1, 2"
+    )
+    assert duplicates == [
+        ("A5", "nps/backfill/2024-03_2025-02.csv"),
+        ("B1", "nps/late/2025-03-02_late.csv"),
+    ]
+
+
+def test_partition_range_reprocesses_only_its_days(incremental_history: dict) -> None:
+    # rows of June 2024 were rewritten by the partition run, older backfill days were not
+    by_range = {
+        (in_range, reprocessed): count
+        for in_range, reprocessed, count in incremental_history["states"]["partition_run"]
+    }
+    assert by_range.get((True, False), 0) == 0
+    assert by_range[(True, True)] == 6
+    # outside the range only the backfill's A5: it shares its response_id with a row of a
+    # lookback day (2025-03-01), so first received wins is decided again for both
+    assert by_range.get((False, True), 0) == 1
+    assert by_range[(False, False)] > 0
+
+
+def test_partition_vars_are_validated(tmp_path: Path) -> None:
+    env = {**os.environ, "NPS_WAREHOUSE": str(tmp_path / "w.duckdb")}
+    completed = subprocess.run(
+        [
+            DBT,
+            "compile",
+            "--profiles-dir",
+            str(REPO),
+            "--target-path",
+            str(tmp_path / "target"),
+            "--select",
+            "fct_nps_responses",
+            "--vars",
+            "{nps_partition_start: '2025-13-01'}",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert completed.returncode != 0
+    assert "nps_partition_start and nps_partition_end go together" in completed.stdout
