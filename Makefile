@@ -43,6 +43,7 @@ lint: setup
 	$(RUN) sqlfluff lint models macros
 
 ui: setup
+	$(RUN) python -c "from orchestration.pipeline import ensure_dagster_home; ensure_dagster_home()"
 	NPS_LANDING_DIR=$(abspath $(LANDING)) NPS_WAREHOUSE=$(abspath $(WAREHOUSE)) \
 		$(RUN) dagster dev -m orchestration.definitions --host 127.0.0.1 --port 3000
 

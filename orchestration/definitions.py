@@ -9,7 +9,10 @@ from orchestration.settings import LANDING_ENV, WAREHOUSE_ENV, Settings
 
 prepare_manifest()
 
-from orchestration.assets.dbt import nps_dbt_models  # noqa: E402  (needs the manifest)
+from orchestration.assets.dbt import (  # noqa: E402  (needs the manifest)
+    nps_dbt_models,
+    nps_dbt_partitioned_models,
+)
 from orchestration.assets.raw import (  # noqa: E402
     batch_validations,
     landing_manifest,
@@ -20,11 +23,21 @@ from orchestration.assets.report import report  # noqa: E402
 from orchestration.assets.serving import published_marts  # noqa: E402
 from orchestration.checks import unregistered_reference_ids  # noqa: E402
 from orchestration.enps_checks import enps_checks  # noqa: E402
+from orchestration.locking import warehouse_writer_lock  # noqa: E402
+from orchestration.monitoring import build_freshness_checks  # noqa: E402
 from orchestration.quality.data_docs_sensor import data_docs_sensors  # noqa: E402
 from orchestration.quality.mart_checks import build_suite_checks  # noqa: E402
 from orchestration.resources import LandingResource, WarehouseResource  # noqa: E402
+from orchestration.schedules import daily_pipeline_schedule  # noqa: E402
+from orchestration.sensors import (  # noqa: E402
+    PIPELINE_JOB,
+    landing_files_sensor,
+    run_failure_alerts,
+)
 
-PIPELINE_JOB = "nps_pipeline"
+# one writer at a time: daemon-launched runs carrying this tag are queued one by one (the run
+# queue's tag concurrency limit in dagster.yaml, see orchestration/pipeline.py)
+WAREHOUSE_WRITER_TAG = "nps/warehouse_writer"
 
 # Paths are read from the environment when a run starts (dg.EnvVar), not when this module is
 # imported, so `nps-warehouse run --warehouse ...` and `dagster dev` both point where they should.
@@ -34,7 +47,10 @@ nps_pipeline = dg.define_asset_job(
     PIPELINE_JOB,
     selection=dg.AssetSelection.all(),
     description="Load new landing files, build and test every model, validate every layer.",
+    tags={WAREHOUSE_WRITER_TAG: "duckdb"},
 )
+
+DBT_MODEL_KEYS = [*nps_dbt_partitioned_models.keys, *nps_dbt_models.keys]
 
 defs = dg.Definitions(
     assets=[
@@ -42,6 +58,7 @@ defs = dg.Definitions(
         landing_manifest,
         batch_validations,
         privacy_erasures,
+        nps_dbt_partitioned_models,
         nps_dbt_models,
         published_marts,
         report,
@@ -50,15 +67,18 @@ defs = dg.Definitions(
     asset_checks=[
         unregistered_reference_ids,
         *enps_checks,
-        *build_suite_checks(nps_dbt_models.keys),
+        *build_suite_checks(DBT_MODEL_KEYS),
+        build_freshness_checks(DBT_MODEL_KEYS),
     ],
     jobs=[nps_pipeline],
     # the Data Docs site is rebuilt after every run the daemon sees (UI, schedules, sensors)
-    sensors=[*data_docs_sensors],
+    sensors=[landing_files_sensor, run_failure_alerts, *data_docs_sensors],
+    schedules=[daily_pipeline_schedule],
     resources={
         "warehouse": WarehouseResource(path=dg.EnvVar(WAREHOUSE_ENV)),
         "landing": LandingResource(path=dg.EnvVar(LANDING_ENV)),
         "dbt": dbt_resource(),
+        "warehouse_lock": warehouse_writer_lock,
     },
     # in-process: the multiprocess executor re-imports everything for each step
     executor=dg.in_process_executor,

@@ -14,6 +14,15 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.alerts import (
+    RunFailureAlert,
+    StepFailure,
+    error_text,
+    first_line,
+    send_alert,
+)
+from orchestration.locking import warehouse_lock
+from orchestration.partitions import RANGE_END_TAG, RANGE_START_TAG, DayRange
 from orchestration.settings import DAGSTER_HOME_ENV, DEFAULT_DAGSTER_HOME, Settings
 
 log = logging.getLogger(__name__)
@@ -38,6 +47,9 @@ class PipelineOutcome:
     data_docs: Path | None = None  # GX Data Docs index page, rebuilt after the run
     data_docs_error: str | None = None
     step_failures: list[str] = field(default_factory=list)
+    failed_steps: list[tuple[str, str]] = field(default_factory=list)  # (step, error line)
+    tags: dict[str, str] = field(default_factory=dict)
+    run_failure: str | None = None
     checks: list[CheckOutcome] = field(default_factory=list)
     # set when nothing changed since the last complete run, so no Dagster run was started
     skipped: str | None = None
@@ -68,18 +80,43 @@ class WarehouseSummary:
     overall_nps: float | None
 
 
+# DuckDB allows one writer: the daemon's run queue starts one run at a time (materializations
+# started from the UI run as Dagster's implicit asset job, without the pipeline job's tag, and
+# they write too); every run also takes orchestration/locking.py's lock, beside CLI runs.
+DAGSTER_YAML = """\
+telemetry:
+  enabled: false
+run_queue:
+  max_concurrent_runs: 1
+  tag_concurrency_limits:
+    - key: "nps/warehouse_writer"
+      limit: 1
+"""
+
+
 def ensure_dagster_home() -> Path:
     home = Path(os.environ.get(DAGSTER_HOME_ENV) or DEFAULT_DAGSTER_HOME).resolve()
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():
-        config.write_text("telemetry:\n  enabled: false\n")
+        config.write_text(DAGSTER_YAML)
     os.environ[DAGSTER_HOME_ENV] = str(home)
     return home
 
 
-def run_pipeline(settings: Settings, verbose: bool = False, force: bool = False) -> PipelineOutcome:
+def run_pipeline(
+    settings: Settings,
+    verbose: bool = False,
+    days: DayRange | None = None,
+    full_refresh: bool = False,
+    force: bool = False,
+) -> PipelineOutcome:
     """Materialise every asset and run every check, as one Dagster run in the local instance.
+
+    The run's partitions are `days` (a backfill) or else the days the pending landing files'
+    rows span (none pending: the last $NPS_LOOKBACK_DAYS days and today). It holds the warehouse
+    lock from before its files are listed to its end, so no other run writes in between.
+    A failed run writes an alert (orchestration/alerts.py).
 
     Unless verbose, the console output of the steps (dbt echoes its whole log) goes to
     `$DAGSTER_HOME/logs/`, and `log_path` of the outcome says where.
@@ -91,16 +128,64 @@ def run_pipeline(settings: Settings, verbose: bool = False, force: bool = False)
 
     prepare_target_environment()
     _export_duckdb_settings()
-    if not force:
+    # a backfill or a full refresh is asked for explicitly: never skipped
+    if not (force or days or full_refresh):
         skipped = _skip_if_unchanged(settings)
         if skipped is not None:
             return skipped
     home = ensure_dagster_home()
+    with warehouse_lock(settings.warehouse_path):
+        outcome = _run_locked(settings, home, verbose, days, full_refresh)
+    if not outcome.success:
+        _alert(outcome)
+    return outcome
+
+
+def _run_tags(settings: Settings, days: DayRange | None) -> dict[str, str]:
+    from orchestration.partitions import (
+        WarehouseBusy,
+        latest_days,
+        lookback_days,
+        partition_key_range,
+        pending_work,
+        range_tags,
+    )
+    from orchestration.sensors import ALERT_ORIGIN_TAG, TRIGGER_TAG
+
+    tags = {ALERT_ORIGIN_TAG: "cli", TRIGGER_TAG: "backfill" if days else "cli"}
+    if days is None and settings.landing_dir.is_dir():
+        try:
+            days = pending_work(settings.landing_dir, settings.warehouse_path).days
+        except WarehouseBusy:  # another program holds the DuckDB file: the load will say so
+            log.warning("pending files not inspected: the warehouse is busy")
+    # nothing pending: the last days again (late responses); Dagster runs the chain of
+    # partitioned assets only with a partition range
+    days = days or latest_days(lookback_days())
+    tags.update(range_tags(partition_key_range(days)))
+    return tags
+
+
+def _run_locked(
+    settings: Settings,
+    home: Path,
+    verbose: bool,
+    days: DayRange | None,
+    full_refresh: bool,
+) -> PipelineOutcome:
     import dagster as dg
 
     from orchestration.definitions import PIPELINE_JOB, defs
 
     job = defs.resolve_job_def(PIPELINE_JOB)
+    tags = _run_tags(settings, days)
+    run_config: dict = {
+        "loggers": {"console": {"config": {"log_level": "INFO" if verbose else "ERROR"}}}
+    }
+    if full_refresh:
+        run_config["ops"] = {
+            name: {"config": {"full_refresh": True}}
+            for name in ("nps_dbt_partitioned_models", "nps_dbt_models")
+        }
     log_path = None
     with contextlib.ExitStack() as stack:
         if not verbose:
@@ -111,20 +196,23 @@ def run_pipeline(settings: Settings, verbose: bool = False, force: bool = False)
             stack.enter_context(contextlib.redirect_stderr(stream))
         instance = stack.enter_context(dg.DagsterInstance.get())
         result = job.execute_in_process(
-            instance=instance,
-            raise_on_error=False,
-            run_config={
-                "loggers": {"console": {"config": {"log_level": "INFO" if verbose else "ERROR"}}}
-            },
+            instance=instance, raise_on_error=False, run_config=run_config, tags=tags
         )
         docs, docs_error = _rebuild_data_docs(home)
     outcome = PipelineOutcome(run_id=result.run_id, success=result.success, log_path=log_path)
+    outcome.tags = tags
+    outcome.run_failure = (
+        result.get_run_failure_event().message
+        if not result.success and result.get_run_failure_event()
+        else None
+    )
     outcome.data_docs, outcome.data_docs_error = docs, docs_error
     for event in result.all_events:
         if event.is_step_failure:
             error = event.step_failure_data.error
             message = error.message.strip() if error else "unknown error"
             outcome.step_failures.append(f"{event.step_key}: {message}")
+            outcome.failed_steps.append((event.step_key or "?", error_text(error)))
     for materialization in result.get_asset_materialization_events():
         data = materialization.event_specific_data.materialization
         if data.asset_key.path == ["serving", "published_marts"] and "database" in data.metadata:
@@ -297,6 +385,20 @@ def _remember_complete_run(settings: Settings, outcome: PipelineOutcome) -> None
         conn.execute("commit")
     finally:
         conn.close()
+
+
+def _alert(outcome: PipelineOutcome) -> None:
+    start, end = outcome.tags.get(RANGE_START_TAG), outcome.tags.get(RANGE_END_TAG)
+    send_alert(
+        RunFailureAlert(
+            run_id=outcome.run_id,
+            job="nps_pipeline",
+            failed_steps=[StepFailure(step, error) for step, error in outcome.failed_steps],
+            message=first_line(outcome.run_failure),
+            origin="cli",
+            partition_range=f"{start}..{end}" if start else None,
+        )
+    )
 
 
 def _rebuild_data_docs(home: Path) -> tuple[Path | None, str | None]:

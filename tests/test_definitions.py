@@ -127,3 +127,47 @@ def test_checks_on_raw_and_marts(graph) -> None:
 def test_pipeline_job_runs_in_process(graph) -> None:
     job = defs.resolve_job_def(PIPELINE_JOB)
     assert job.executor_def.name == "in_process"
+
+
+def test_scheduled_operation_is_in_the_definitions(graph) -> None:
+    # issue 6: the landing sensor, the failure alerts and the 06:00 schedule start with dagster dev
+    sensors = {s.name: s for s in defs.sensors}
+    assert set(sensors) == {
+        "landing_files_sensor",
+        "run_failure_alerts",
+        # issue 5: Data Docs rebuilt after every run the daemon sees
+        "data_docs_after_success",
+        "data_docs_after_failure",
+        "data_docs_after_cancel",
+    }
+    assert all(s.default_status == dg.DefaultSensorStatus.RUNNING for s in sensors.values())
+    [schedule] = defs.schedules
+    assert (schedule.name, schedule.cron_schedule) == ("daily_pipeline_schedule", "0 6 * * *")
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+
+
+def test_raw_and_fact_assets_are_daily_partitioned(graph) -> None:
+    partitioned = {
+        key.to_user_string() for key in graph.get_all_asset_keys() if graph.get(key).partitions_def
+    }
+    # the facts go with their ancestors so that the unpartitioned models lie wholly downstream
+    assert {"raw/nps_responses", "marts/fct_nps_responses", "marts/nps_daily"} <= partitioned
+    assert "marts/nps_rolling" not in partitioned
+    assert "raw/enps_responses" not in partitioned
+    raw = graph.get(dg.AssetKey(["raw", "nps_responses"]))
+    assert raw.partitions_def.timezone == "UTC"
+    assert raw.backfill_policy == dg.BackfillPolicy.single_run()
+    job = defs.resolve_job_def(PIPELINE_JOB)
+    # one dbt invocation per selection, partitioned first: no split of either selection
+    assert sorted(n.name for n in job.graph.node_defs if "dbt" in n.name) == [
+        "nps_dbt_models",
+        "nps_dbt_partitioned_models",
+    ]
+    load = job.graph.node_named("raw__nps_responses")
+    assert load.definition.retry_policy.backoff == dg.Backoff.EXPONENTIAL
+
+
+def test_customer_marts_have_freshness_checks(graph) -> None:
+    checks = {c.to_user_string() for c in graph.asset_check_keys}
+    for mart in ("fct_nps_responses", "nps_daily", "nps_rolling", "nps_by_period"):
+        assert f"marts/{mart}:new_data_arrived" in checks

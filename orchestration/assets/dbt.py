@@ -1,6 +1,16 @@
-"""Staging, intermediate and mart models: the dbt project as Dagster assets."""
+"""Staging, intermediate and mart models: the dbt project as Dagster assets.
 
+Two selections of one dbt project (as in Dagster's dagster-open-platform): the response facts,
+partitioned by day (`nps_dbt_partitioned_models`), and every other model, unpartitioned
+(`nps_dbt_models`). A run with a partition range passes it to dbt as the vars
+`nps_partition_start` / `nps_partition_end`, widened to the days the run's raw load touched;
+without either, dbt makes a normal incremental run.
+"""
+
+import json
 from collections.abc import Iterator, Mapping
+from datetime import date
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -11,7 +21,24 @@ from dagster_dbt import (
     dbt_assets,
 )
 
+from orchestration.landing.feeds import NPS_RESPONSES
+from orchestration.monitoring import model_metadata
+from orchestration.partitions import (
+    TOUCHED_DAYS_METADATA,
+    DayRange,
+    dbt_vars,
+    nps_daily_partitions,
+    run_day_range,
+    union_all,
+)
 from orchestration.project import nps_dbt_project
+from orchestration.resources import WarehouseResource
+
+# Daily-partitioned: the response facts (by response_date) and everything they are built from.
+# The ancestors go with them so that the unpartitioned selection lies wholly downstream: one dbt
+# invocation each, in that order (an unpartitioned ancestor would split the other selection).
+PARTITIONED_MODELS = ("fct_nps_responses", "nps_daily")
+PARTITIONED_SELECT = " ".join(f"+{model}" for model in PARTITIONED_MODELS)
 
 LAYER_OWNERS = {
     "staging": "team:data-platform",
@@ -45,12 +72,127 @@ nps_dbt_translator = NpsDbtTranslator(
 )
 
 
+class DbtBuildConfig(dg.Config):
+    full_refresh: bool = False  # rebuild incremental models from scratch (dbt --full-refresh)
+
+
+def touched_days(context: dg.AssetExecutionContext) -> DayRange | None:
+    """Days whose facts this run's raw load changed (new rows, replaced files' old rows), as
+    the raw asset recorded them: a file of any date loaded by any run is never left out."""
+    raw_key = dg.AssetKey(["raw", NPS_RESPONSES.table])
+    ranges = []
+    for record in context.instance.all_logs(
+        context.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+    ):
+        materialization = record.asset_materialization
+        if materialization is None or materialization.asset_key != raw_key:
+            continue
+        value = materialization.metadata.get(TOUCHED_DAYS_METADATA)
+        ranges.append(DayRange.from_json(value.value if value is not None else None))
+    return union_all(ranges)
+
+
+def backfill_days(context: dg.AssetExecutionContext) -> DayRange | None:
+    """The days of the UI backfill this run belongs to: an asset backfill runs the unpartitioned
+    models in a run of their own, which must still recompute the backfilled days."""
+    backfill_id = context.run.tags.get("dagster/backfill")
+    if not backfill_id:
+        return None
+    try:
+        backfill = context.instance.get_backfill(backfill_id)
+        if backfill is None or not backfill.is_asset_backfill:
+            return None
+        data = backfill.get_asset_backfill_data(context.repository_def.asset_graph)
+        days = sorted(
+            date.fromisoformat(item.partition_key)
+            for item in data.target_subset.iterate_asset_partitions()
+            if item.partition_key
+        )
+    except Exception as exc:  # noqa: BLE001 - only the widening is lost: the run still builds
+        context.log.warning(f"days of backfill {backfill_id} not read: {exc}")
+        return None
+    return DayRange(days[0], days[-1]) if days else None
+
+
+def reprocess_range(context: dg.AssetExecutionContext) -> DayRange | None:
+    return union_all(
+        [run_day_range(context.run.tags), touched_days(context), backfill_days(context)]
+    )
+
+
+def build_models(
+    context: dg.AssetExecutionContext,
+    dbt: DbtCliResource,
+    warehouse: WarehouseResource,
+    config: DbtBuildConfig,
+) -> Iterator[Any]:
+    days = reprocess_range(context)
+    args = [
+        "build",
+        "--exclude-resource-type",
+        "unit_test",
+        # a test between the two selections (a relationship from a voice mart to the facts)
+        # runs with the later one, once both its models exist
+        "--indirect-selection",
+        "buildable",
+        "--vars",
+        json.dumps(dbt_vars(days)),
+    ]
+    if config.full_refresh:
+        args.append("--full-refresh")
+    context.log.info(
+        f"dbt reprocesses {days.start}..{days.end}" if days else "dbt: normal incremental run"
+    )
+    # unit tests prove the SQL, not the data: they run in `make test`, not on every load
+    invocation = dbt.cli(args, context=context, raise_on_error=False)
+    # events are held until dbt exits: the metadata queries need the DuckDB file dbt writes
+    events = list(invocation.stream())
+    outputs = [e for e in events if isinstance(e, dg.Output)]
+    metadata = model_metadata(
+        warehouse.warehouse_path,
+        [context.asset_key_for_output(e.output_name) for e in outputs],
+    )
+    for event in events:
+        if isinstance(event, dg.Output):
+            key = context.asset_key_for_output(event.output_name)
+            event = event.with_metadata({**event.metadata, **metadata.get(key, {})})
+        yield event
+    if not invocation.is_successful():
+        raise invocation.get_error() or dg.Failure("dbt build failed")
+
+
+@dbt_assets(
+    manifest=nps_dbt_project.manifest_path,
+    project=nps_dbt_project,
+    dagster_dbt_translator=nps_dbt_translator,
+    name="nps_dbt_partitioned_models",
+    select=PARTITIONED_SELECT,
+    partitions_def=nps_daily_partitions,
+    # a backfill of any range is one run: one dbt invocation with the range as vars
+    backfill_policy=dg.BackfillPolicy.single_run(),
+)
+def nps_dbt_partitioned_models(
+    context: dg.AssetExecutionContext,
+    dbt: DbtCliResource,
+    warehouse: WarehouseResource,
+    warehouse_lock: dg.ResourceParam[Path],
+    config: DbtBuildConfig,
+) -> Iterator[Any]:
+    yield from build_models(context, dbt, warehouse, config)
+
+
 @dbt_assets(
     manifest=nps_dbt_project.manifest_path,
     project=nps_dbt_project,
     dagster_dbt_translator=nps_dbt_translator,
     name="nps_dbt_models",
+    exclude=PARTITIONED_SELECT,
 )
-def nps_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
-    # unit tests prove the SQL, not the data: they run in `make test`, not on every load
-    yield from dbt.cli(["build", "--exclude-resource-type", "unit_test"], context=context).stream()
+def nps_dbt_models(
+    context: dg.AssetExecutionContext,
+    dbt: DbtCliResource,
+    warehouse: WarehouseResource,
+    config: DbtBuildConfig,
+) -> Iterator[Any]:
+    # the same vars: downstream incremental marts (rolling windows) recompute the affected days
+    yield from build_models(context, dbt, warehouse, config)

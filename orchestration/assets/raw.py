@@ -11,8 +11,18 @@ import dagster as dg
 import duckdb
 
 from orchestration.engines.base import SHARED_RAW_TABLES
-from orchestration.landing.feeds import FEEDS, Feed
-from orchestration.landing.loader import LoadReport, load_feed
+from orchestration.landing.feeds import FEEDS, NPS_RESPONSES, Feed
+from orchestration.landing.loader import LoadReport
+from orchestration.partitions import (
+    LOAD_RETRY_POLICY,
+    TOUCHED_DAYS_METADATA,
+    check_landing_files,
+    days_after_load,
+    days_before_load,
+    load_with_file_errors,
+    nps_daily_partitions,
+    touched_metadata,
+)
 from orchestration.quality.runtime import quality_project_dir
 from orchestration.resources import LandingResource, WarehouseResource
 
@@ -74,6 +84,7 @@ def suite_check_name(feed: Feed) -> str:
 
 def build_raw_load_asset(feed: Feed) -> dg.AssetsDefinition:
     key = raw_asset_key(feed)
+    partitioned = feed is NPS_RESPONSES  # by submission date; the other feeds have no day grain
 
     @dg.asset(
         key=key,
@@ -81,6 +92,9 @@ def build_raw_load_asset(feed: Feed) -> dg.AssetsDefinition:
         description=feed.description,
         owners=["team:data-platform"],
         kinds={"duckdb", "python"},
+        partitions_def=nps_daily_partitions if partitioned else None,
+        backfill_policy=dg.BackfillPolicy.single_run() if partitioned else None,
+        retry_policy=LOAD_RETRY_POLICY,
         check_specs=[
             dg.AssetCheckSpec(
                 FILES_READABLE_CHECK,
@@ -101,13 +115,21 @@ def build_raw_load_asset(feed: Feed) -> dg.AssetsDefinition:
         ],
     )
     def _load(
-        context: dg.AssetExecutionContext, warehouse: WarehouseResource, landing: LandingResource
+        context: dg.AssetExecutionContext,
+        warehouse: WarehouseResource,
+        landing: LandingResource,
+        warehouse_lock: dg.ResourceParam[Path],  # held for the whole run (orchestration/locking.py)
     ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+        # transient (retried with backoff) and permanent (dg.Failure naming the file) file
+        # errors surface before anything is written, so a retry starts from a clean state
+        check_landing_files(context, landing.directory, feed)
         with warehouse.connect() as conn:
-            report = load_feed(conn, landing.directory, feed, load_id=context.run_id)
+            replaced_days = days_before_load(conn, landing.directory) if partitioned else None
+            report = load_with_file_errors(conn, landing.directory, feed, context.run_id)
             verdicts = validate_written_files(
                 conn, feed, report, quality_project_dir(context.instance), context.run_id
             )
+            touched = days_after_load(conn, context.run_id, replaced_days) if partitioned else None
             # on PostgreSQL, dbt reads a copy of the raw tables (a no-op on DuckDB)
             copied = warehouse.engine.write_raw(conn, raw_tables_to_copy(conn, feed))
         if warehouse.engine.name != "duckdb":
@@ -133,6 +155,7 @@ def build_raw_load_asset(feed: Feed) -> dg.AssetsDefinition:
                     {f.source_file: {"outcome": f.outcome, "rows": f.rows} for f in report.written}
                 ),
                 "dropped_identifier_columns": dg.MetadataValue.json(dropped),
+                **({TOUCHED_DAYS_METADATA: touched_metadata(touched)} if partitioned else {}),
             },
         )
         yield dg.AssetCheckResult(

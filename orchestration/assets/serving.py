@@ -2,12 +2,17 @@
 
 import dagster as dg
 
-from orchestration.assets.dbt import nps_dbt_models
+from orchestration.assets.dbt import nps_dbt_models, nps_dbt_partitioned_models
 from orchestration.publish import publish_marts
 from orchestration.resources import WarehouseResource
 
 MART_KEYS = sorted(
-    (key for key in nps_dbt_models.keys if key.path[0] == "marts"), key=lambda k: k.path
+    (
+        key
+        for key in (*nps_dbt_models.keys, *nps_dbt_partitioned_models.keys)
+        if key.path[0] == "marts"
+    ),
+    key=lambda k: k.path,
 )
 
 
