@@ -12,6 +12,6 @@
 {% macro nps(promoters, detractors, responses) -%}
     case
         when {{ responses }} > 0
-            then 100.0 * ({{ promoters }} - {{ detractors }}) / {{ responses }}
+            then 100.0 * {{ nps_warehouse.nps_double(promoters ~ ' - ' ~ detractors) }} / {{ responses }}
     end
 {%- endmacro %}

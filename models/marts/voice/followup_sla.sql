@@ -34,8 +34,8 @@ final as (
 
     select
         *,
-        1.0 * contacted_within_sla / detractors_to_follow_up as share_contacted_within_sla,
-        1.0 * contacted / detractors_to_follow_up as share_contacted
+        {{ nps_double('contacted_within_sla') }} / detractors_to_follow_up as share_contacted_within_sla,
+        {{ nps_double('contacted') }} / detractors_to_follow_up as share_contacted
 
     from monthly
 

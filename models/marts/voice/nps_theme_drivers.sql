@@ -134,10 +134,10 @@ measured as (
         mentions,
         detractor_mentions,
         case
-            when commented_responses > 0 then 1.0 * mentions / commented_responses
+            when commented_responses > 0 then {{ nps_double('mentions') }} / commented_responses
         end as mention_share,
         case
-            when detractor_comments > 0 then 1.0 * detractor_mentions / detractor_comments
+            when detractor_comments > 0 then {{ nps_double('detractor_mentions') }} / detractor_comments
         end as detractor_comment_share,
         {{ nps('promoter_mentions', 'detractor_mentions', 'mentions') }} as nps_mentioning,
         {{ nps(
