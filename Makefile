@@ -24,8 +24,11 @@ help:
 $(UV):
 	python3 -m pip install --quiet --disable-pip-version-check --target $(CURDIR)/.tools uv
 
+# EXTRAS: optional extras to install, e.g. `make test EXTRAS=spark` (.ci/run does); --inexact
+# keeps the ones installed before (uv sync --extra spark) instead of removing them
+EXTRAS ?=
 setup: $(UV)
-	$(UV) sync --frozen
+	$(UV) sync --frozen --inexact $(foreach extra,$(EXTRAS),--extra $(extra))
 
 run: setup
 	$(RUN) nps-warehouse demo-data --landing $(LANDING) --if-empty

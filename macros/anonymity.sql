@@ -197,6 +197,20 @@
 
     ),
 
+    {{ prefix }}_unresolved_scopes as (
+
+        -- scopes with a partition still unsafe (a join, not a correlated subquery: Spark
+        -- cannot decorrelate one in a select list)
+        select distinct
+            {%- for column in scope_columns %}
+            {{ column }},
+            {%- endfor %}
+            1 as is_unresolved
+        from {{ prefix }}_unresolved
+        where needs_more and (visible_children > 0 or not parent_hidden)
+
+    ),
+
     {{ prefix }}_final as (
 
         select
@@ -206,18 +220,14 @@
             state.cell_id,
             state.is_primary_suppressed,
             state.is_suppressed,
-            not exists (
-                select 1
-                from {{ prefix }}_unresolved as unresolved
-                where
-                    unresolved.needs_more
-                    and (unresolved.visible_children > 0 or not unresolved.parent_hidden)
-                    {%- for column in scope_columns %}
-                    and unresolved.{{ column }} = state.{{ column }}
-                    {%- endfor %}
-            ) as suppression_resolved
+            unresolved_scopes.is_unresolved is null as suppression_resolved
 
         from {{ prefix }}_round_{{ rounds }} as state
+        left join {{ prefix }}_unresolved_scopes as unresolved_scopes
+            on
+                {%- for column in scope_columns %}
+                {{ 'and ' if not loop.first }}state.{{ column }} = unresolved_scopes.{{ column }}
+                {%- endfor %}
 
     )
 {%- endmacro %}

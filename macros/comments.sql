@@ -33,13 +33,10 @@
 {%- endmacro %}
 
 {% macro default__normalise_for_matching(text) -%}
-    strip_accents(
-        translate(
-            replace(replace(replace(lower({{ text }}), 'ß', 'ss'), 'œ', 'oe'), 'æ', 'ae'),
-            'łøđ’‘`',
-            'lod'''''''
-        )
-    )
+    {{ nps_warehouse.strip_accents_of(
+        "translate(replace(replace(replace(lower(" ~ text ~ "), 'ß', 'ss'), 'œ', 'oe'), 'æ', 'ae'), "
+        ~ "'łøđ’‘`', 'lod''''''')"
+    ) }}
 {%- endmacro %}
 
 {% macro postgres__normalise_for_matching(text) -%}

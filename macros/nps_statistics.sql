@@ -67,10 +67,6 @@
     double precision
 {%- endmacro %}
 
-{% macro spark__nps_double_type() -%}
-    double
-{%- endmacro %}
-
 
 {#- nps_responses(detractors, passives, promoters): n, the number of responses. -#}
 {% macro nps_responses(detractors, passives, promoters) -%}

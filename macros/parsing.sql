@@ -37,7 +37,7 @@
             text,
             '[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]+)?)?)? ?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?'
         ) }}
-            then try_cast({{ text }} as timestamptz)
+            then try_cast({{ text }} as {{ nps_warehouse.type_timestamp_tz() }})
     end
 {%- endmacro %}
 

@@ -4,8 +4,7 @@
 select
     table_name,
     column_name
-from information_schema.columns
+from ({{ catalog_columns(generate_schema_name("marts", none)) }}) as mart_columns
 where
-    table_schema = '{{ generate_schema_name("marts", none) }}'
-    and lower(column_name) like '%email%'
+    lower(column_name) like '%email%'
     and table_name not in ('detractor_followup_queue')

@@ -122,8 +122,13 @@ final as (
         first_contacted_at,
         resolved_at,
         last_note,
-        {{ dbt.datediff('submitted_at', 'first_contacted_at', 'minute') }}
-        / 60.0 as hours_to_contact,
+        -- whole minutes crossed, the same on every engine (dbt-spark's datediff rounds a
+        -- part of a minute up)
+        {{ nps_double(dbt.datediff(
+            dbt.date_trunc('minute', 'submitted_at'),
+            dbt.date_trunc('minute', 'first_contacted_at'),
+            'minute'
+        )) }} / 60 as hours_to_contact,
         first_contacted_at <= due_at as is_contacted_within_sla,
         first_contacted_at > due_at as is_contacted_late,
         first_contacted_at is null and evaluated_at > due_at as is_overdue,

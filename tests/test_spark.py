@@ -1,0 +1,276 @@
+"""The same dbt project on Apache Spark: the marts built on a local Spark session from the shared
+fixtures equal the DuckDB marts of the real pipeline run (counts exactly, ratios to 1e-9).
+
+One Spark process does everything (Spark is slow to start, and its embedded Derby metastore
+admits one process at a time): the Spark loader reads the fixture landing folder into the raw
+tables, `dbt build --target spark` runs every seed, model, data test and unit test in the same
+session, and the marts are exported to Parquet for this test to compare. Skipped, with the
+reason, when Java or the `spark` extra is missing, unless NPS_REQUIRE_SPARK=1 (CI), which turns
+the skip into a failure.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import os
+import shutil
+import subprocess
+import sys
+import time
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+
+from tests.conftest import REPO, CliRun, build_fixture_landing
+
+MART_SCHEMAS = ("marts", "people_restricted")
+# Not built on Spark yet: eNPS complementary suppression (macros/anonymity.sql) is 12 rounds of
+# CTEs that each read the previous round several times; Spark inlines CTEs, so the plan grows
+# exponentially (the unit test alone exhausts a 2 GB driver). Needs the rounds materialised
+# (see README, "Scaling out"). These models and everything downstream are excluded.
+NOT_ON_SPARK = ("int_enps_wave_groups+", "int_enps_rolling_groups+")
+NOT_ON_SPARK_TABLES = {
+    ("marts", "enps_by_wave"),
+    ("marts", "enps_rolling"),
+    ("marts", "enps_comments"),
+    ("people_restricted", "int_enps_wave_groups"),
+    ("people_restricted", "int_enps_rolling_groups"),
+}
+# when and by which load the row was loaded, when the mart was built: differ between any two
+# runs, on any engine
+RUN_TIME_COLUMNS = {"loaded_at", "evaluated_at", "_file_received_at", "_loaded_at", "_load_id"}
+RELATIVE_TOLERANCE = 1e-9
+SPARK_TIMEOUT_SECONDS = 1500
+
+
+def _missing_requirement() -> str | None:
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        return "Java is not installed (Spark needs Java 17)"
+    for module in ("pyspark", "dbt.adapters.spark"):
+        if importlib.util.find_spec(module) is None:
+            return f"the `spark` extra is not installed ({module}): uv sync --extra spark"
+    return None
+
+
+@pytest.fixture(scope="module")
+def spark_build(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    missing = _missing_requirement()
+    if missing:
+        if os.environ.get("NPS_REQUIRE_SPARK") == "1":
+            pytest.fail(f"NPS_REQUIRE_SPARK=1 but {missing}")
+        pytest.skip(missing)
+    root = tmp_path_factory.mktemp("spark")
+    landing = build_fixture_landing(root / "landing")
+    export = root / "marts"
+    started = time.monotonic()
+    completed = subprocess.run(
+        [sys.executable, "-m", "tests.test_spark", str(landing), str(root / "spark"), str(export)],
+        cwd=REPO,
+        env={**os.environ, "NPS_SPARK_WAREHOUSE_DIR": str(root / "spark")},
+        capture_output=True,
+        text=True,
+        timeout=SPARK_TIMEOUT_SECONDS,
+    )
+    output = completed.stdout + completed.stderr
+    assert completed.returncode == 0, output[-20000:]
+    return {
+        "export": export,
+        "output": completed.stdout,
+        "seconds": time.monotonic() - started,
+    }
+
+
+def test_loader_session_has_the_spark_targets_settings(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The loader and dbt must open the same warehouse and metastore with the same settings."""
+    if _missing_requirement():
+        pytest.skip(_missing_requirement())
+    import jinja2
+    import yaml
+
+    from orchestration.landing.spark_loader import spark_settings
+
+    monkeypatch.setenv("NPS_SPARK_WAREHOUSE_DIR", str(tmp_path))
+    profile = yaml.safe_load((REPO / "profiles.yml").read_text())
+    parameters = profile["nps_warehouse"]["outputs"]["spark"]["server_side_parameters"]
+    environment = jinja2.Environment()
+    environment.globals["env_var"] = lambda name, default=None: os.environ.get(name, default)
+    rendered = {
+        key: environment.from_string(str(value)).render() for key, value in parameters.items()
+    }
+    assert rendered == spark_settings()
+    assert rendered["spark.sql.warehouse.dir"] == f"{tmp_path}/warehouse"
+
+
+def test_dbt_build_on_spark_passes_every_test(spark_build: dict) -> None:
+    output = spark_build["output"]
+    assert "Completed successfully" in output, output[-5000:]
+    summary = next(line for line in output.splitlines() if "Done. PASS=" in line)
+    assert "ERROR=0" in summary and "SKIP=0" in summary, summary
+
+
+def test_spark_loader_keeps_the_landing_contract(spark_build: dict) -> None:
+    reconciliation = _rows_by(
+        _spark_rows(spark_build["export"], "marts", "nps_load_reconciliation"), "source_file"
+    )
+    broken = reconciliation["nps/broken/latin1.csv"]
+    assert broken["file_status"] == "failed"
+    assert broken["file_error"] == (
+        "nps/broken/latin1.csv (line 3, column 38): undecodable bytes: 0xe9 is not valid UTF-8"
+    )
+    assert reconciliation["nps/daily/store_2025-03-01.csv"]["landed_rows"] == 15
+    # the Parquet file: a numeric score column read as text, 8.0 is the integer 8
+    assert reconciliation["nps/backfill/2025-02.parquet"]["accepted_rows"] == 3
+
+
+def test_marts_on_spark_equal_the_duckdb_marts(fixture_run: CliRun, spark_build: dict) -> None:
+    duck = _duckdb_marts(fixture_run.warehouse)
+    export: Path = spark_build["export"]
+    spark_tables = {
+        (schema.name, table.stem)
+        for schema in export.iterdir()
+        for table in schema.glob("*.parquet")
+    }
+    assert set(duck) - NOT_ON_SPARK_TABLES == spark_tables, set(duck) ^ spark_tables
+    assert len(spark_tables) >= 20
+    differences = []
+    for (schema, table), (columns, duck_rows) in sorted(duck.items()):
+        if (schema, table) in NOT_ON_SPARK_TABLES:
+            continue
+        spark_rows = _spark_rows(export, schema, table)
+        compared = [column for column in columns if column not in RUN_TIME_COLUMNS]
+        left = _canonical(duck_rows, compared)
+        right = _canonical(spark_rows, compared)
+        if len(left) != len(right):
+            differences.append(
+                f"{schema}.{table}: {len(left)} rows on DuckDB, {len(right)} on Spark"
+            )
+            continue
+        # the first difference of each table
+        differences += [
+            f"{schema}.{table} row {index} {column}: {x!r} != {y!r}"
+            for index, (a, b) in enumerate(zip(left, right, strict=True))
+            for column, x, y in zip(compared, a, b, strict=True)
+            if not _equal(x, y)
+        ][:1]
+    assert not differences, "\n".join(differences[:40])
+
+
+def _duckdb_marts(warehouse: Path) -> dict[tuple[str, str], tuple[list[str], list[dict]]]:
+    marts = {}
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        conn.execute("set TimeZone = 'UTC'")
+        tables = conn.execute(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_schema in ('marts', 'people_restricted') and table_type = 'BASE TABLE'"
+        ).fetchall()
+        for schema, table in tables:
+            cursor = conn.execute(f'select * from {schema}."{table}"')
+            columns = [description[0] for description in cursor.description]
+            rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+            marts[(schema, table)] = (columns, rows)
+    return marts
+
+
+def _spark_rows(export: Path, schema: str, table: str) -> list[dict]:
+    return pq.read_table(export / schema / f"{table}.parquet").to_pylist()
+
+
+def _rows_by(rows: list[dict], key: str) -> dict:
+    return {row[key]: row for row in rows}
+
+
+def _normalised(value: object) -> object:
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value
+    return value
+
+
+def _sort_key(value: object) -> tuple:
+    # rows are matched by their values; floats are rounded so engines' last bits do not reorder
+    if value is None:
+        return (0, "")
+    if isinstance(value, bool):
+        return (1, str(value))
+    if isinstance(value, int | float):
+        return (2, f"{round(float(value), 6):+024.6f}")
+    if isinstance(value, datetime | date):
+        return (3, value.isoformat())
+    return (4, str(value))
+
+
+def _canonical(rows: list[dict], columns: list[str]) -> list[tuple]:
+    normalised = [tuple(_normalised(row[column]) for column in columns) for row in rows]
+    return sorted(normalised, key=lambda row: tuple(_sort_key(value) for value in row))
+
+
+def _equal(x: object, y: object) -> bool:
+    if x is None or y is None:
+        return x is None and y is None
+    if isinstance(x, bool) or isinstance(y, bool):
+        return x == y
+    if isinstance(x, int) and isinstance(y, int):
+        return x == y
+    if isinstance(x, int | float) and isinstance(y, int | float):
+        return math.isclose(float(x), float(y), rel_tol=RELATIVE_TOLERANCE, abs_tol=1e-9)
+    return x == y
+
+
+def _build_on_spark(landing: Path, warehouse_dir: Path, export: Path) -> int:
+    """In ONE process: load the raw tables, dbt build, export the marts (see the docstring)."""
+    from dbt.cli.main import dbtRunner
+
+    from orchestration.landing.spark_loader import load_landing, spark_session
+
+    spark = spark_session(warehouse_dir)
+    started = time.monotonic()
+    reports = load_landing(spark, str(landing))
+    loaded = sum(len(report.written) for report in reports)
+    print(f"spark loader: {loaded} files in {time.monotonic() - started:.0f} s", flush=True)
+    started = time.monotonic()
+    # dbt's session method calls SparkSession.builder.getOrCreate(): it gets this session
+    result = dbtRunner().invoke(
+        [
+            "build",
+            "--target",
+            "spark",
+            "--project-dir",
+            str(REPO),
+            "--profiles-dir",
+            str(REPO),
+            "--target-path",
+            str(warehouse_dir / "target"),
+            "--log-path",
+            str(warehouse_dir / "logs"),
+            "--threads",
+            os.environ.get("NPS_SPARK_THREADS", "2"),
+            "--exclude",
+            *NOT_ON_SPARK,
+        ]
+    )
+    print(f"dbt build on spark: {time.monotonic() - started:.0f} s", flush=True)
+    if not result.success:
+        return 1
+    for schema in MART_SCHEMAS:
+        (export / schema).mkdir(parents=True, exist_ok=True)
+        for table in spark.catalog.listTables(schema):
+            if table.tableType == "VIEW":
+                continue
+            frame = spark.table(f"{schema}.{table.name}")
+            pq.write_table(frame.toArrow(), export / schema / f"{table.name}.parquet")
+    spark.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_build_on_spark(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])))
