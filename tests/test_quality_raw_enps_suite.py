@@ -8,6 +8,7 @@ import json
 import duckdb
 import pytest
 
+from orchestration.landing.feeds import ENPS_RESPONSES
 from orchestration.quality.gx_engine import BatchValidation, Validator, load_suite_definition
 from orchestration.quality.raw_batches import raw_nps_batch
 from orchestration.quality.raw_enps_batches import raw_enps_batch
@@ -20,19 +21,7 @@ SUITE = "raw_enps_responses"
 LOADED_AT = "2025-07-01T00:00:00Z"
 PARAMS = {"score_mostly": 0.95, "row_count_min": 0, "row_count_max": None}
 
-# orchestration/landing/feeds.py ENPS_RESPONSES.columns
-ENPS_COLUMNS = [
-    "response_id",
-    "survey_wave",
-    "submitted_at",
-    "score",
-    "comment",
-    "language",
-    "department",
-    "team",
-    "location",
-    "tenure_band",
-]
+ENPS_COLUMNS = list(ENPS_RESPONSES.columns)
 
 
 def create_enps_table(conn: duckdb.DuckDBPyConnection) -> None:

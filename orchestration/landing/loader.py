@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 
@@ -307,13 +308,21 @@ def _load_file(
     return FileOutcome(source_file, REPLACED if replace else LOADED, rows, None, dropped)
 
 
-def _select_for_feed(
-    relation: SourceRelation, feed: Feed, source_file: str
-) -> tuple[str, tuple[str, ...]]:
-    by_name: dict[str, str] = {}
-    extra: list[tuple[str, str]] = []
+# a column's expression: SQL text for DuckDB, a Column for Spark
+Expression = TypeVar("Expression")
+
+
+def split_columns(
+    columns: Iterable[tuple[str, str, Expression]], feed: Feed, source_file: str
+) -> tuple[dict[str, Expression], list[tuple[str, Expression]], tuple[str, ...]]:
+    """A file's (written name, normalised name, expression) columns sorted into the feed's
+    contract columns, unknown ones (for extra_columns) and forbidden ones (dropped unread).
+    An empty or repeated name, or a missing required column, fails the file. Shared by every
+    loader, so each engine reads the landing contract the same way."""
+    by_name: dict[str, Expression] = {}
+    extra: list[tuple[str, Expression]] = []
     dropped: list[str] = []
-    for position, (written, name, expression) in enumerate(relation.columns, start=1):
+    for position, (written, name, expression) in enumerate(columns, start=1):
         if not name:
             raise FileLoadError(source_file, "empty column name in header", line=1, column=position)
         if name in by_name or any(name == other for other, _ in extra):
@@ -335,6 +344,13 @@ def _select_for_feed(
         raise FileLoadError(
             source_file, f"missing required column(s): {', '.join(missing)}", line=1
         )
+    return by_name, extra, tuple(dropped)
+
+
+def _select_for_feed(
+    relation: SourceRelation, feed: Feed, source_file: str
+) -> tuple[str, tuple[str, ...]]:
+    by_name, extra, dropped = split_columns(relation.columns, feed, source_file)
     select = [f"{by_name.get(name, 'null::varchar')} as {name}" for name in feed.columns]
     if extra:
         pairs = ", ".join(f"{sql_literal(name)}, {expression}" for name, expression in extra)
@@ -349,7 +365,7 @@ def _select_for_feed(
         "?::timestamptz as _loaded_at",
         "?::varchar as _load_id",
     ]
-    return "select " + ", ".join(select) + f" from {relation.from_sql}", tuple(dropped)
+    return "select " + ", ".join(select) + f" from {relation.from_sql}", dropped
 
 
 def _record_failure(

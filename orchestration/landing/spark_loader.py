@@ -55,6 +55,7 @@ from orchestration.landing.loader import (
     UNCHANGED,
     FileOutcome,
     LoadReport,
+    split_columns,
 )
 from orchestration.landing.readers import (
     FileLoadError,
@@ -578,31 +579,7 @@ def _raw_rows(
     """The contract columns of a feed from a file's columns (same rules as the DuckDB loader:
     names compared normalised, a repeated or empty name fails the file, forbidden columns are
     dropped unread, unknown ones go to extra_columns)."""
-    by_name: dict[str, Column] = {}
-    extra: list[tuple[str, Column]] = []
-    dropped: list[str] = []
-    for position, (written, name, expression) in enumerate(columns, start=1):
-        if not name:
-            raise FileLoadError(source_file, "empty column name in header", line=1, column=position)
-        if name in by_name or any(name == other for other, _ in extra):
-            raise FileLoadError(
-                source_file,
-                f"column '{written}' appears twice (names are compared case- and "
-                "whitespace-insensitively)",
-                line=1,
-                column=position,
-            )
-        if name in feed.forbidden:
-            dropped.append(name)
-        elif name in feed.columns:
-            by_name[name] = expression
-        else:
-            extra.append((name, expression))
-    missing = [name for name in feed.required if name not in by_name]
-    if missing:
-        raise FileLoadError(
-            source_file, f"missing required column(s): {', '.join(missing)}", line=1
-        )
+    by_name, extra, dropped = split_columns(columns, feed, source_file)
     selected = [by_name.get(name, F.lit(None).cast("string")).alias(name) for name in feed.columns]
     if extra:
         pairs = F.struct(*[expression.alias(name) for name, expression in extra])
@@ -610,7 +587,7 @@ def _raw_rows(
     else:
         selected.append(F.lit(None).cast("string").alias("extra_columns"))
     selected.append(F.col("__row").alias("_source_row"))
-    return frame.select(*selected), tuple(dropped)
+    return frame.select(*selected), dropped
 
 
 def _diagnosed(
