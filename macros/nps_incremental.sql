@@ -24,8 +24,10 @@
         nps_incremental_state_relation()  -> the watermark table
         nps_forced_days(newest_date)      -> select of response_date: range + lookback days
         nps_reprocessed_days(recount_from=none)  -> select of response_date for the current model
+        nps_create_incremental_state()    pre-hook, before the next one (one statement per hook:
+                                          Spark runs a hook as a single statement)
         nps_delete_reprocessed_days(day_column, recount_from=none)  pre-hook
-        nps_record_processed()            post-hook (a list of statements)
+        nps_record_processed()            post-hook
 -#}
 
 {% macro nps_incremental_strategy() -%}
@@ -73,12 +75,13 @@
 {%- endmacro %}
 
 {% macro nps_processed_at() -%}
-    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}+00' as timestamp with time zone)
+    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}+00:00' as {{ nps_warehouse.type_timestamp_tz() }})
 {%- endmacro %}
 
 {% macro nps_incremental_state_relation() -%}
+    {#- this.database: none on Spark, which has no databases above schemas -#}
     {{ return(api.Relation.create(
-        database=target.database,
+        database=this.database,
         schema='intermediate',
         identifier='nps_incremental_state',
     )) }}
@@ -125,7 +128,7 @@
                 from {{ nps_warehouse.nps_incremental_state_relation() }} as state
                 where state.model_name = '{{ this.identifier }}'
             ),
-            cast('1900-01-01 00:00:00+00' as timestamp with time zone)
+            cast('1900-01-01 00:00:00+00:00' as {{ nps_warehouse.type_timestamp_tz() }})
         )
     union
     {{ nps_warehouse.nps_forced_days(
@@ -151,15 +154,14 @@
 
 {% macro nps_create_incremental_state() -%}
     create table if not exists {{ nps_warehouse.nps_incremental_state_relation() }} (
-        model_name varchar,
-        processed_at timestamp with time zone
+        model_name {{ dbt.type_string() }},
+        processed_at {{ nps_warehouse.type_timestamp_tz() }}
     )
 {%- endmacro %}
 
 {#- pre-hook: delete the reprocessed days first, so a day that lost every row is emptied too. -#}
 {% macro nps_delete_reprocessed_days(day_column, recount_from=none) -%}
     {%- if is_incremental() -%}
-        {{ nps_warehouse.nps_create_incremental_state() }};
         delete from {{ this }}
         where {{ day_column }} in (
             {{ nps_warehouse.nps_reprocessed_days(recount_from) }}
@@ -167,11 +169,10 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- post-hook, inside the model's transaction: this run's validated rows are now processed. -#}
+{#- post-hook, inside the model's transaction: this run's validated rows are now processed.
+    Appended, never updated (readers take the newest processed_at per model): every engine can
+    append, not every engine can delete. -#}
 {% macro nps_record_processed() -%}
-    {{ nps_warehouse.nps_create_incremental_state() }};
-    delete from {{ nps_warehouse.nps_incremental_state_relation() }}
-    where model_name = '{{ this.identifier }}';
     insert into {{ nps_warehouse.nps_incremental_state_relation() }} (model_name, processed_at)
     values ('{{ this.identifier }}', {{ nps_warehouse.nps_processed_at() }})
 {%- endmacro %}

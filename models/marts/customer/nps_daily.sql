@@ -7,7 +7,10 @@
         incremental_strategy=nps_incremental_strategy(),
         unique_key='response_date',
         on_schema_change='fail',
-        pre_hook="{{ nps_delete_reprocessed_days('response_date', ref('fct_nps_responses')) }}",
+        pre_hook=[
+            "{{ nps_create_incremental_state() }}",
+            "{{ nps_delete_reprocessed_days('response_date', ref('fct_nps_responses')) }}",
+        ],
         post_hook="{{ nps_record_processed() }}",
     )
 }}
