@@ -33,7 +33,13 @@ MART_SCHEMAS = ("marts", "people_restricted")
 # CTEs that each read the previous round several times; Spark inlines CTEs, so the plan grows
 # exponentially (the unit test alone exhausts a 2 GB driver). Needs the rounds materialised
 # (see README, "Scaling out"). These models and everything downstream are excluded.
-NOT_ON_SPARK = ("int_enps_wave_groups+", "int_enps_rolling_groups+")
+# Incremental runs are not supported on Spark yet (no delete+insert; insert_overwrite needs the
+# tables partitioned by day): the full build is, so the unit test of an incremental run is left out.
+NOT_ON_SPARK = (
+    "int_enps_wave_groups+",
+    "int_enps_rolling_groups+",
+    "unit_test:test_validated_incremental_changed_file",
+)
 NOT_ON_SPARK_TABLES = {
     ("marts", "enps_by_wave"),
     ("marts", "enps_rolling"),
