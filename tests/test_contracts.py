@@ -42,6 +42,9 @@ def _published_marts(warehouse: Path) -> set[str]:
         conn.close()
 
 
+ENFORCED_BUT_ON_SPARK = "{{ target.type != 'spark' }}"
+
+
 def _model_yaml() -> dict[str, dict]:
     models = {}
     for path in (REPO / "models").rglob("_*__models.yml"):
@@ -56,7 +59,9 @@ def test_every_published_mart_enforces_a_contract(fixture_run: CliRun) -> None:
     models = _model_yaml()
     for mart in sorted(published):
         model = models[mart]
-        assert (model.get("config") or {}).get("contract", {}).get("enforced") is True, mart
+        enforced = (model.get("config") or {}).get("contract", {}).get("enforced")
+        # enforced on every engine but Spark, whose type names differ (README "Mart contracts")
+        assert enforced in (True, ENFORCED_BUT_ON_SPARK), mart
         for column in model["columns"]:
             assert column.get("data_type") in PORTABLE_TYPES, (mart, column["name"])
 
