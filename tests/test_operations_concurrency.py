@@ -51,6 +51,15 @@ def event_time(instance: dg.DagsterInstance, run_id: str, kind: dg.DagsterEventT
     return records[0].event_log_entry.timestamp
 
 
+def step_failures(instance: dg.DagsterInstance, run_id: str) -> list[str]:
+    """Why a run failed, for the assertion message (the other run's output is not shown)."""
+    records = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.STEP_FAILURE)
+    return [
+        f"{r.event_log_entry.step_key}: {r.event_log_entry.dagster_event.step_failure_data.error}"
+        for r in records.records
+    ]
+
+
 @pytest.mark.timeout(600)
 def test_overlapping_runs_are_serialised(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     landing, warehouse = tmp_path / "landing", tmp_path / "warehouse.duckdb"
@@ -87,7 +96,7 @@ def test_overlapping_runs_are_serialised(tmp_path: Path, monkeypatch: pytest.Mon
             )
             out, _ = other.communicate(timeout=300)
             other_run_id, other_success = out.split("RUN ")[-1].split()
-            assert other_success == "True"
+            assert other_success == "True", step_failures(instance, other_run_id)
             assert mine.success
             other_done = event_time(instance, other_run_id, dg.DagsterEventType.STEP_SUCCESS)
             my_load = event_time(instance, mine.run_id, dg.DagsterEventType.STEP_START)
