@@ -156,7 +156,7 @@ def _run(args: argparse.Namespace) -> int:
         for source_file, error in summary.files_failed_this_run.items():
             print(f"  FAILED {error or source_file}")
         print(
-            f"Warehouse totals: {summary.files_in_warehouse} files, "
+            f"Customer responses in the warehouse: {summary.files_in_warehouse} files, "
             f"{summary.landed_rows} rows landed = {summary.accepted_rows} accepted + "
             f"{sum(summary.quarantined_by_reason.values())} quarantined + "
             f"{summary.duplicate_rows} duplicates"
