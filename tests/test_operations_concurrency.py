@@ -76,8 +76,12 @@ def test_overlapping_runs_are_serialised(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("NPS_LANDING_DIR", str(landing))
     monkeypatch.setenv("NPS_WAREHOUSE", str(warehouse))
     ensure_dagster_home()
+    # a script file, not `python -c`: with pyspark installed, GX imports pyspark's connect
+    # module, which takes a main module without a file for its doctest runner and exits
+    script = tmp_path / "other_run.py"
+    script.write_text(OTHER_RUN)
     other = subprocess.Popen(
-        [sys.executable, "-c", OTHER_RUN],
+        [sys.executable, str(script)],
         cwd=REPO,
         env=os.environ.copy(),
         stdout=subprocess.PIPE,
