@@ -169,12 +169,30 @@ class PostgresEngine:
         ]
 
     def write_raw(self, source: duckdb.DuckDBPyConnection, tables: Sequence[str]) -> dict[str, int]:
-        """Replace each PostgreSQL `raw.<table>` by the DuckDB one, all in one transaction, so
-        dbt never sees one table new and another old. Columns the contract added later are
-        added; the table is never dropped (staging views depend on it)."""
+        """Bring each PostgreSQL `raw.<table>` level with the DuckDB one in one transaction, so
+        dbt never sees one table new and another old, nor a file half copied."""
+        with self.connect() as conn:
+            counts = self.sync_raw(conn, source, tables)
+        log.info("raw tables in PostgreSQL: %s", counts)
+        return counts
+
+    def sync_raw(
+        self, conn: _Connection, source: duckdb.DuckDBPyConnection, tables: Sequence[str]
+    ) -> dict[str, int]:
+        """`write_raw` inside the caller's transaction (`forget` erases the models' rows in the
+        same one). Returns the rows of each table in PostgreSQL afterwards.
+
+        A feed's table (one with `_source_file` and `_load_id`) is synced per file: a file is
+        copied again when its signature, its load ids with their row counts, differs between
+        the two engines, and files PostgreSQL holds but DuckDB no longer does are deleted. A
+        run thus copies the files it loaded or replaced and nothing else; the first run, a
+        copy that died half-way or rows erased by `forget` show up as differing signatures
+        and are repaired the same way. The bookkeeping tables (a row per file or attempt) are
+        replaced whole. Columns the contract added later are added; a table is never dropped
+        (staging views depend on it)."""
         counts: dict[str, int] = {}
-        with tempfile.TemporaryDirectory(prefix="nps-raw-copy-") as tmp, self.connect() as conn:
-            conn.execute("create schema if not exists raw")
+        conn.execute("create schema if not exists raw")
+        with tempfile.TemporaryDirectory(prefix="nps-raw-copy-") as tmp:
             for table in tables:
                 columns = source.execute(
                     "select column_name, data_type from information_schema.columns "
@@ -183,35 +201,115 @@ class PostgresEngine:
                 ).fetchall()
                 if not columns:
                     continue
-                definition = ", ".join(f"{quote(n)} {postgres_type(t)}" for n, t in columns)
-                conn.execute(f"create table if not exists raw.{quote(table)} ({definition})")
-                existing = {
-                    name
-                    for (name,) in conn.execute(
-                        "select column_name from information_schema.columns "
-                        "where table_schema = 'raw' and table_name = ?",
-                        [table],
-                    ).fetchall()
-                }
-                for name, kind in columns:
-                    if name not in existing:
-                        conn.execute(
-                            f"alter table raw.{quote(table)} add column {quote(name)} "
-                            f"{postgres_type(kind)}"
-                        )
-                names = ", ".join(quote(n) for n, _ in columns)
-                path = Path(tmp) / f"{table}.csv"
-                # DuckDB writes NULL unquoted and '' quoted: COPY ... csv reads them back apart
-                source.execute(
-                    f"copy (select {names} from raw.{quote(table)}) to "
-                    f"'{path.as_posix()}' (format csv, header false)"
-                )
-                conn.execute(f"truncate raw.{quote(table)}")
-                with path.open("r", encoding="utf-8") as handle:
-                    conn.raw.cursor().copy_expert(
-                        f"copy raw.{quote(table)} ({names}) from stdin with (format csv)", handle
-                    )
+                _ensure_table(conn, table, columns)
+                names = [name for name, _ in columns]
+                csv = Path(tmp) / f"{table}.csv"
+                if FILE_COLUMNS <= set(names):
+                    _sync_files(conn, source, table, names, csv)
+                else:
+                    conn.execute(f"truncate raw.{quote(table)}")
+                    _copy_rows(conn, source, table, names, csv, where="", parameters=[])
                 rows = conn.execute(f"select count(*) from raw.{quote(table)}").fetchall()
                 counts[table] = rows[0][0]
-        log.info("raw tables copied to PostgreSQL: %s", counts)
         return counts
+
+
+# the lineage columns that tie a raw row to the version of the file it came from
+FILE_COLUMNS = {"_source_file", "_load_id"}
+
+
+def _ensure_table(conn: _Connection, table: str, columns: Sequence[tuple[str, str]]) -> None:
+    definition = ", ".join(f"{quote(n)} {postgres_type(t)}" for n, t in columns)
+    conn.execute(f"create table if not exists raw.{quote(table)} ({definition})")
+    existing = {
+        name
+        for (name,) in conn.execute(
+            "select column_name from information_schema.columns "
+            "where table_schema = 'raw' and table_name = ?",
+            [table],
+        ).fetchall()
+    }
+    for name, kind in columns:
+        if name not in existing:
+            conn.execute(
+                f"alter table raw.{quote(table)} add column {quote(name)} {postgres_type(kind)}"
+            )
+    if FILE_COLUMNS <= {name for name, _ in columns}:
+        # the per-file deletes of `_sync_files` must not scan the whole history
+        conn.execute(
+            f"create index if not exists {quote(table + '__source_file')} "
+            f"on raw.{quote(table)} (_source_file)"
+        )
+
+
+FileSignature = tuple[tuple[str | None, int], ...]
+
+
+def _signatures(rows: Sequence[tuple[Any, Any, Any]]) -> dict[str | None, FileSignature]:
+    """(source_file, load_id, rows) per file and load -> source_file -> its signature."""
+    grouped: dict[str | None, list[tuple[str | None, int]]] = {}
+    for source_file, load_id, count in rows:
+        grouped.setdefault(source_file, []).append((load_id, int(count)))
+    return {
+        source_file: tuple(sorted(loads, key=lambda load: (load[0] or "", load[1])))
+        for source_file, loads in grouped.items()
+    }
+
+
+def _sync_files(
+    conn: _Connection, source: duckdb.DuckDBPyConnection, table: str, names: list[str], csv: Path
+) -> None:
+    signature_sql = (
+        f"select _source_file, _load_id, count(*) from raw.{quote(table)} "
+        "group by _source_file, _load_id"
+    )
+    ours = _signatures(source.execute(signature_sql).fetchall())
+    theirs = _signatures(conn.execute(signature_sql).fetchall())
+    if None in ours or None in theirs:
+        # rows without lineage cannot be matched to a file: copy the table whole
+        conn.execute(f"truncate raw.{quote(table)}")
+        _copy_rows(conn, source, table, names, csv, where="", parameters=[])
+        return
+    stale = sorted(f for f, signature in theirs.items() if ours.get(f) != signature)
+    fresh = sorted(f for f, signature in ours.items() if theirs.get(f) != signature)
+    if stale:
+        conn.execute(f"delete from raw.{quote(table)} where _source_file = any(?)", [stale])
+    if fresh:
+        _copy_rows(
+            conn,
+            source,
+            table,
+            names,
+            csv,
+            where="where list_contains(?, _source_file)",
+            parameters=[fresh],
+        )
+    log.info(
+        "raw.%s: %d file(s) copied, %d deleted or replaced, %d unchanged",
+        table,
+        len(fresh),
+        len(stale),
+        len(ours) - len(fresh),
+    )
+
+
+def _copy_rows(
+    conn: _Connection,
+    source: duckdb.DuckDBPyConnection,
+    table: str,
+    names: list[str],
+    csv: Path,
+    where: str,
+    parameters: list[Any],
+) -> None:
+    columns = ", ".join(quote(n) for n in names)
+    # DuckDB writes NULL unquoted and '' quoted: COPY ... csv reads them back apart
+    source.execute(
+        f"copy (select {columns} from raw.{quote(table)} {where}) to "
+        f"'{csv.as_posix()}' (format csv, header false)",
+        parameters,
+    )
+    with csv.open("r", encoding="utf-8") as handle:
+        conn.raw.cursor().copy_expert(
+            f"copy raw.{quote(table)} ({columns}) from stdin with (format csv)", handle
+        )
