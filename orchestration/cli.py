@@ -81,7 +81,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     forget.add_argument("--respondent", required=True, help="the respondent_id to erase")
     forget.add_argument(
-        "--warehouse", type=Path, default=None, help=f"DuckDB file (default {DEFAULT_WAREHOUSE})"
+        "--warehouse",
+        type=Path,
+        default=None,
+        help=f"DuckDB file, the landing cache on PostgreSQL (default {DEFAULT_WAREHOUSE})",
+    )
+    forget.add_argument(
+        "--target",
+        choices=TARGETS,
+        default=None,
+        help="the warehouse to erase from as well (default $DBT_TARGET, else duckdb); postgres "
+        "erases in PostgreSQL at once (NPS_PG_* as for run)",
     )
     forget.set_defaults(handler=_forget, landing=None)
 
@@ -190,14 +200,14 @@ def _run(args: argparse.Namespace) -> int:
         print(f"Data Docs: not rebuilt ({outcome.data_docs_error})")
     if outcome.published:
         print(f"Published for BI tools (read-only): {outcome.published} (+ Parquet per mart)")
-    elif target == POSTGRES:
-        print("Published for BI tools: not needed (BI tools read PostgreSQL's marts schema)")
+    elif target == POSTGRES and outcome.parquet:
+        print(
+            f"Published for BI tools: Parquet per mart in {outcome.parquet} "
+            "(BI tools read PostgreSQL's marts schema)"
+        )
     else:
         print("Published for BI tools: not updated (a model or test failed)")
-    if target == POSTGRES and not outcome.report:
-        print("Report: not rendered on PostgreSQL (it reads the published DuckDB copy)")
-    else:
-        print(f"Report: {outcome.report}" if outcome.report else "Report: not updated")
+    print(f"Report: {outcome.report}" if outcome.report else "Report: not updated")
     ok = outcome.ok and not (summary and summary.files_failed_this_run)
     print("OK" if ok else "FAILED")
     return 0 if ok else 1
@@ -238,22 +248,37 @@ def _demo_data(args: argparse.Namespace) -> int:
 
 def _forget(args: argparse.Namespace) -> int:
     from orchestration.privacy import forget_respondent
-    from orchestration.publish import PUBLISHED_DATABASE, publish_marts
+    from orchestration.publish import PARQUET_DIR, PUBLISHED_DATABASE, publish_marts
 
     warehouse = _settings(args).warehouse_path
     if not warehouse.is_file():
         print(f"warehouse not found: {warehouse}", file=sys.stderr)
         return 2
-    report = forget_respondent(warehouse, args.respondent)
+    if args.target:
+        os.environ[TARGET_ENV] = args.target
+    engine = None
+    if current_target() == POSTGRES:
+        from orchestration.engines import PostgresEngine
+
+        engine = PostgresEngine(postgres_settings_from_env())
+    report = forget_respondent(warehouse, args.respondent, engine=engine)
     # counts only: the command never echoes what it erased
     print(f"Forgot respondent {report.respondent_id} (request {report.request_id})")
     for table, rows in report.raw_rows.items():
         print(f"  raw.{table}: {rows} row(s) erased")
     for table, rows in report.derived_rows.items():
         print(f"  {table}: {rows} row(s) erased")
+    for table, rows in report.engine_rows.items():
+        print(f"  PostgreSQL {table}: {rows} row(s) erased")
     publish_dir = Path(os.environ.get(PUBLISH_DIR_ENV) or warehouse.parent / "published")
-    if (publish_dir / PUBLISHED_DATABASE).exists():
-        # BI tools read the published copy: it must not keep what was just erased
+    # BI tools read the published copy: it must not keep what was just erased
+    if engine is not None:
+        if (publish_dir / PARQUET_DIR).is_dir():
+            from orchestration.publish import publish_parquet
+
+            publish_parquet(engine, publish_dir, run_id=f"forget-{report.request_id}")
+            print(f"Published Parquet refreshed: {publish_dir / PARQUET_DIR}")
+    elif (publish_dir / PUBLISHED_DATABASE).exists():
         publish_marts(warehouse, publish_dir, run_id=f"forget-{report.request_id}")
         print(f"Published copy refreshed: {publish_dir / PUBLISHED_DATABASE}")
     print(

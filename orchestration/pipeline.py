@@ -43,6 +43,7 @@ class PipelineOutcome:
     success: bool
     log_path: Path | None = None
     published: str | None = None
+    parquet: str | None = None  # the Parquet folder, on either target
     report: str | None = None
     data_docs: Path | None = None  # GX Data Docs index page, rebuilt after the run
     data_docs_error: str | None = None
@@ -217,6 +218,8 @@ def _run_locked(
         data = materialization.event_specific_data.materialization
         if data.asset_key.path == ["serving", "published_marts"] and "database" in data.metadata:
             outcome.published = str(data.metadata["database"].value)
+        if data.asset_key.path == ["serving", "published_marts"] and "parquet_dir" in data.metadata:
+            outcome.parquet = str(data.metadata["parquet_dir"].value)
         if data.asset_key.path == ["serving", "report"] and "path" in data.metadata:
             outcome.report = str(data.metadata["path"].value)
     for evaluation in result.get_asset_check_evaluations():

@@ -17,6 +17,12 @@
    Staging models are views over raw, so they forget at step 3. Aggregates (counts, NPS) hold
    no personal data and are corrected by the next `nps-warehouse run`.
 
+On the PostgreSQL target (`forget --target postgres`), the DuckDB file is the landing cache that
+keeps the tombstones for the loader; steps 3 and 4 also run in PostgreSQL, in one PostgreSQL
+transaction committed just before the cache's: the raw files that lost rows are copied again
+(the engine's per-file sync) and the models' tables lose the respondent's rows. If PostgreSQL
+fails, the cache rolls back too and the command can simply be repeated.
+
 The loader calls `erase_tombstoned_rows` on every file it loads, inside the file's transaction
 and after counting its rows: a re-sent or changed file cannot bring a forgotten respondent
 back (their rows are dropped and counted as erased).
@@ -29,8 +35,12 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import duckdb
+
+if TYPE_CHECKING:
+    from orchestration.engines.postgres_engine import PostgresEngine
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +154,8 @@ class ForgetReport:
     respondent_id: str
     raw_rows: dict[str, int] = field(default_factory=dict)  # raw table -> rows erased
     derived_rows: dict[str, int] = field(default_factory=dict)  # schema.table -> rows erased
+    # on the PostgreSQL target: schema.table in PostgreSQL -> rows erased (raw files recopied)
+    engine_rows: dict[str, int] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -151,9 +163,13 @@ class ForgetReport:
 
 
 def forget_respondent(
-    warehouse: Path, respondent_id: str, now: datetime | None = None
+    warehouse: Path,
+    respondent_id: str,
+    now: datetime | None = None,
+    engine: PostgresEngine | None = None,
 ) -> ForgetReport:
-    """Erase a respondent from every schema of `warehouse` and record their tombstone."""
+    """Erase a respondent from every schema of `warehouse` and record their tombstone; with
+    `engine` (the PostgreSQL target), from PostgreSQL's schemas as well, at once."""
     respondent_id = respondent_id.strip()
     if not respondent_id:
         raise ValueError("respondent id is blank")
@@ -171,7 +187,12 @@ def forget_respondent(
                     report.raw_rows[table] = _erase_raw(
                         conn, report.request_id, table, feed, predicate, now
                     )
-            report.derived_rows = _erase_derived(conn, report.request_id)
+            tombstone = _tombstone_values(conn, report.request_id)
+            report.derived_rows = _erase_derived(conn, tombstone, DUCKDB_EMAIL_DIGEST)
+            if engine is not None:
+                # PostgreSQL commits first: should the cache's commit then fail, a repeated
+                # `forget` finds the rows in the cache again and erases them everywhere
+                report.engine_rows = _forget_on_postgres(engine, conn, tombstone)
             conn.execute("commit")
         except BaseException:
             conn.execute("rollback")
@@ -240,8 +261,25 @@ def _erase_raw(
     return sum(row[3] for row in per_file)
 
 
-def _erase_derived(conn: duckdb.DuckDBPyConnection, request_id: str) -> dict[str, int]:
-    """Delete the respondent's rows from every table the models built."""
+# the SHA-256 (hex) of a normalised address, as the tombstone stores it, per engine
+DUCKDB_EMAIL_DIGEST = "sha256(lower(trim({})))"
+POSTGRES_EMAIL_DIGEST = "encode(sha256(convert_to(lower(trim({})), 'UTF8')), 'hex')"
+
+
+def _tombstone_values(conn: duckdb.DuckDBPyConnection, request_id: str) -> dict[str, list[str]]:
+    """kind -> values of one request's tombstone."""
+    values: dict[str, list[str]] = {RESPONDENT_ID: [], RESPONSE_ID: [], EMAIL_SHA256: []}
+    for kind, value in conn.execute(
+        f"select kind, value from {TOMBSTONES_TABLE} where request_id = ? order by all",
+        [request_id],
+    ).fetchall():
+        values.setdefault(kind, []).append(value)
+    return values
+
+
+def _erase_derived(conn: Any, tombstone: dict[str, list[str]], email_digest: str) -> dict[str, int]:
+    """Delete the respondent's rows from every table the models built, on a connection of
+    either engine (`?` placeholders on both)."""
     columns: dict[tuple[str, str], set[str]] = {}
     for schema, table, column in conn.execute(
         f"""
@@ -258,21 +296,24 @@ def _erase_derived(conn: duckdb.DuckDBPyConnection, request_id: str) -> dict[str
         """
     ).fetchall():
         columns.setdefault((schema, table), set()).add(column)
-    tombstone = f"select value from {TOMBSTONES_TABLE} where request_id = ? and kind = "
+    matches = (
+        ("respondent_id", "trim(respondent_id::varchar)", tombstone[RESPONDENT_ID]),
+        ("response_id", "trim(response_id::varchar)", tombstone[RESPONSE_ID]),
+        (
+            "respondent_email",
+            email_digest.format("respondent_email::varchar"),
+            tombstone[EMAIL_SHA256],
+        ),
+    )
     erased: dict[str, int] = {}
     for (schema, table), names in sorted(columns.items()):
         conditions, params = [], []
-        if "respondent_id" in names:
-            conditions.append(f"trim(respondent_id::varchar) in ({tombstone}'{RESPONDENT_ID}')")
-            params.append(request_id)
-        if "response_id" in names:
-            conditions.append(f"trim(response_id::varchar) in ({tombstone}'{RESPONSE_ID}')")
-            params.append(request_id)
-        if "respondent_email" in names:
-            conditions.append(
-                f"sha256(lower(trim(respondent_email::varchar))) in ({tombstone}'{EMAIL_SHA256}')"
-            )
-            params.append(request_id)
+        for column, expression, values in matches:
+            if column in names and values:
+                conditions.append(f"{expression} in ({', '.join('?' for _ in values)})")
+                params.extend(values)
+        if not conditions:
+            continue
         relation = f'"{schema}"."{table}"'
         where = " or ".join(conditions)
         rows = conn.execute(f"select count(*) from {relation} where {where}", params).fetchall()
@@ -280,6 +321,42 @@ def _erase_derived(conn: duckdb.DuckDBPyConnection, request_id: str) -> dict[str
             conn.execute(f"delete from {relation} where {where}", params)
             erased[f"{schema}.{table}"] = rows[0][0]
     return erased
+
+
+def _forget_on_postgres(
+    engine: PostgresEngine, cache: duckdb.DuckDBPyConnection, tombstone: dict[str, list[str]]
+) -> dict[str, int]:
+    """Steps 3 and 4 in PostgreSQL, in one transaction, reading the cache's uncommitted state."""
+    raw_tables = [
+        table
+        for table in (*TOMBSTONE_PREDICATES, ERASURES_TABLE.removeprefix("raw."))
+        if _table_exists(cache, "raw", table)
+    ]
+    with engine.connect() as conn:
+        before = _raw_counts(conn, raw_tables)
+        after = engine.sync_raw(conn, cache, raw_tables)
+        erased = {
+            f"raw.{table}": before[table] - after[table]
+            for table in TOMBSTONE_PREDICATES
+            if table in after and before.get(table, after[table]) > after[table]
+        }
+        erased.update(_erase_derived(conn, tombstone, POSTGRES_EMAIL_DIGEST))
+    log.info("forgotten in PostgreSQL: %s", erased)
+    return erased
+
+
+def _raw_counts(conn: Any, tables: list[str]) -> dict[str, int]:
+    present = {
+        name
+        for (name,) in conn.execute(
+            "select table_name from information_schema.tables where table_schema = 'raw'"
+        ).fetchall()
+    }
+    return {
+        table: conn.execute(f'select count(*) from raw."{table}"').fetchall()[0][0]
+        for table in tables
+        if table in present
+    }
 
 
 def _table_exists(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:

@@ -4,6 +4,9 @@ BI tools never open the warehouse itself: DuckDB lets one process write a file, 
 holding it would block the pipeline. They open the published copy instead. Each publication is
 written beside the old one and renamed over it, so a reader sees the old marts or the new ones,
 never a mix; a reader that still holds the old file keeps reading it (POSIX rename semantics).
+
+On PostgreSQL, BI tools query the database itself (its readers never block a writer), so only
+the Parquet files are written, read from PostgreSQL's marts (`publish_parquet`).
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 
+from orchestration.engines.postgres_engine import PostgresEngine, arrow_batches
 from orchestration.landing.loader import apply_duckdb_settings
 from orchestration.landing.readers import quote_identifier, sql_literal
 
@@ -29,7 +34,7 @@ PARQUET_DIR = "parquet"
 
 @dataclass(frozen=True)
 class Publication:
-    database: Path
+    database: Path | None  # None on an engine BI tools query directly (PostgreSQL)
     parquet_dir: Path
     tables: dict[str, int]  # mart -> rows
 
@@ -75,10 +80,51 @@ def publish_marts(warehouse: Path, publish_dir: Path, run_id: str) -> Publicatio
         conn.close()
     # the swap: each rename is atomic; the database first, so SQL readers switch in one step
     os.replace(staged_database, database)
-    for name in tables:
-        os.replace(staged_parquet / f"{name}.parquet", parquet_dir / f"{name}.parquet")
-    for stale in set(p.stem for p in parquet_dir.glob("*.parquet")) - set(tables):
-        (parquet_dir / f"{stale}.parquet").unlink()
-    shutil.rmtree(staged_parquet, ignore_errors=True)
+    _swap_parquet(staged_parquet, parquet_dir, tables)
     log.info("published %d marts to %s", len(tables), publish_dir)
     return Publication(database=database, parquet_dir=parquet_dir, tables=tables)
+
+
+def publish_parquet(engine: PostgresEngine, publish_dir: Path, run_id: str) -> Publication:
+    """Parquet per mart, read from `engine` (PostgreSQL, which BI tools query directly, so no
+    DuckDB copy is written). Every mart comes from one snapshot of the database, and each file
+    is swapped in by rename as on DuckDB."""
+    parquet_dir = publish_dir / PARQUET_DIR
+    parquet_dir.mkdir(parents=True, exist_ok=True)
+    staged_parquet = publish_dir / f".{PARQUET_DIR}.{run_id}"
+    shutil.rmtree(staged_parquet, ignore_errors=True)
+    staged_parquet.mkdir()
+    tables: dict[str, int] = {}
+    try:
+        with engine.snapshot(PUBLISHED_SCHEMA) as conn:
+            names = [
+                name
+                for (name,) in conn.execute(
+                    "select table_name from information_schema.tables "
+                    "where table_schema = ? and table_type = 'BASE TABLE' order by 1",
+                    [PUBLISHED_SCHEMA],
+                ).fetchall()
+            ]
+            for name in names:
+                schema, batches = arrow_batches(
+                    conn, f"select * from {PUBLISHED_SCHEMA}.{quote_identifier(name)}"
+                )
+                rows = 0
+                with pq.ParquetWriter(staged_parquet / f"{name}.parquet", schema) as writer:
+                    for batch in batches:
+                        writer.write_batch(batch)
+                        rows += batch.num_rows
+                tables[name] = rows
+        _swap_parquet(staged_parquet, parquet_dir, tables)
+    finally:
+        shutil.rmtree(staged_parquet, ignore_errors=True)
+    log.info("published %d marts as Parquet to %s", len(tables), parquet_dir)
+    return Publication(database=None, parquet_dir=parquet_dir, tables=tables)
+
+
+def _swap_parquet(staged: Path, parquet_dir: Path, tables: dict[str, int]) -> None:
+    for name in tables:
+        os.replace(staged / f"{name}.parquet", parquet_dir / f"{name}.parquet")
+    for stale in set(p.stem for p in parquet_dir.glob("*.parquet")) - set(tables):
+        (parquet_dir / f"{stale}.parquet").unlink()
+    shutil.rmtree(staged, ignore_errors=True)

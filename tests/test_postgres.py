@@ -331,3 +331,147 @@ def test_connection_comes_from_the_environment_only() -> None:
     profile = (REPO / "profiles.yml").read_text(encoding="utf-8")
     assert "env_var('NPS_PG_PASSWORD'" in profile
     assert "env_var('NPS_PG_HOST', '127.0.0.1')" in profile
+
+
+# -- serving on PostgreSQL: the report, Parquet and forget (tests/test_postgres_serving.py covers
+# the raw copy) -----------------------------------------------------------------------------------
+
+
+def _report_sections(index: Path) -> list[str]:
+    return re.findall(r'<section id="([^"]+)"', index.read_text(encoding="utf-8"))
+
+
+def test_postgres_run_renders_the_report_from_its_marts(
+    fixture_run: CliRun, postgres_run: CliRun
+) -> None:
+    assert postgres_run.returncode == fixture_run.returncode, postgres_run.stdout[-3000:]
+    index = postgres_run.warehouse.parent / "reports" / "index.html"
+    assert f"Report: {index}" in postgres_run.stdout
+    page = index.read_text(encoding="utf-8")
+    assert "PostgreSQL database" in page  # drawn from PostgreSQL, not from a DuckDB file
+    sections = _report_sections(index)
+    assert {"trend", "mix", "hierarchy", "enps"} <= set(sections)
+    assert sections == _report_sections(fixture_run.warehouse.parent / "reports" / "index.html")
+    images = re.findall(r'src="([^"/]+\.png)"', page)
+    assert images and all((index.parent / image).stat().st_size > 0 for image in images)
+
+
+def test_postgres_run_writes_parquet_equal_to_the_marts(
+    postgres_run: CliRun, postgres: dict[str, str]
+) -> None:
+    import pyarrow.parquet as pq
+
+    parquet_dir = postgres_run.warehouse.parent / "published" / "parquet"
+    assert f"Parquet per mart in {parquet_dir}" in postgres_run.stdout, postgres_run.stdout[-2000:]
+    on_postgres = _marts_postgres(postgres)
+    assert sorted(p.stem for p in parquet_dir.glob("*.parquet")) == sorted(on_postgres)
+    for mart, (columns, pg_rows) in on_postgres.items():
+        table = pq.read_table(parquet_dir / f"{mart}.parquet")
+        assert table.column_names == columns, mart
+        parquet_rows = [tuple(row[c] for c in columns) for row in table.to_pylist()]
+        assert sorted(
+            (tuple(_normalised(v) for v in row) for row in parquet_rows), key=_sort_key
+        ) == sorted((tuple(_normalised(v) for v in row) for row in pg_rows), key=_sort_key), mart
+
+
+def _clone_database(postgres: dict[str, str]) -> dict[str, str]:
+    """NPS_PG_* of a copy of the run's database (so forgetting does not change the others)."""
+    conn = _pg_connect(postgres)
+    conn.autocommit = True
+    clone = f"{postgres['NPS_PG_DATABASE']}_forget"
+    conn.cursor().execute(f'create database "{clone}" template "{postgres["NPS_PG_DATABASE"]}"')
+    conn.close()
+    return {**postgres, "NPS_PG_DATABASE": clone}
+
+
+def _postgres_hits(postgres: dict[str, str], values: set[str], email: str) -> dict[str, int]:
+    """Rows per `schema.table` (every schema but the employee one) with a respondent_id,
+    response_id or email column holding one of `values` or the address."""
+    conn = _pg_connect(postgres)
+    try:
+        cursor = conn.cursor()
+        cursor.execute(
+            "select c.table_schema, c.table_name, lower(c.column_name) "
+            "from information_schema.columns as c join information_schema.tables as t "
+            "using (table_catalog, table_schema, table_name) "
+            "where c.table_schema not in ('pg_catalog', 'information_schema', "
+            "'people_restricted') and lower(c.column_name) in "
+            "('respondent_id', 'response_id', 'respondent_email')"
+        )
+        columns: dict[str, list[str]] = {}
+        for schema, table, column in cursor.fetchall():
+            columns.setdefault(f'"{schema}"."{table}"', []).append(column)
+        hits = {}
+        for relation, names in columns.items():
+            condition = " or ".join(
+                f"lower(trim({n}::text)) = %(email)s"
+                if n == "respondent_email"
+                else f"trim({n}::text) = any(%(values)s)"
+                for n in names
+            )
+            cursor.execute(
+                f"select count(*) from {relation} where {condition}",
+                {"email": email, "values": sorted(values)},
+            )
+            found = cursor.fetchone()[0]
+            if found:
+                hits[relation] = found
+        return hits
+    finally:
+        conn.close()
+
+
+def test_forget_on_postgres_erases_at_once_and_keeps_them_out(
+    postgres_run: CliRun, postgres: dict[str, str], tmp_path: Path
+) -> None:
+    import pyarrow.parquet as pq
+
+    from orchestration.engines import PostgresEngine, postgres_settings_from_env
+    from orchestration.landing.feeds import NPS_RESPONSES
+    from orchestration.landing.loader import load_feed
+
+    forgotten = {"C001", "F0001", "F0101"}  # the respondent and their responses
+    email = "ann@example.com"
+    clone = _clone_database(postgres)
+    cache = tmp_path / "landing_cache.duckdb"
+    shutil.copy(postgres_run.warehouse, cache)
+    published = tmp_path / "published"
+    shutil.copytree(postgres_run.warehouse.parent / "published", published)
+    landing = tmp_path / "landing"
+    shutil.copytree(postgres_run.landing, landing)
+    before = _postgres_hits(clone, forgotten, email)
+    assert {'"raw"."nps_responses"', '"marts"."fct_nps_responses"'} <= set(before), before
+
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in PG_ENV and k != "DBT_TARGET"},
+        **clone,
+        "NPS_PUBLISH_DIR": str(published),
+    }
+    completed = subprocess.run(
+        [sys.executable, "-m", "orchestration.cli", "forget", "--respondent", "C001"]
+        + ["--target", "postgres", "--warehouse", str(cache)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert "PostgreSQL raw.nps_responses: 3 row(s) erased" in completed.stdout, completed.stdout
+    assert "PostgreSQL marts.fct_nps_responses:" in completed.stdout
+    assert _postgres_hits(clone, forgotten, email) == {}
+    facts = pq.read_table(published / "parquet" / "fct_nps_responses.parquet").to_pylist()
+    assert facts and not forgotten & {row["response_id"] for row in facts}
+
+    # the tombstone stays in the landing cache: a re-sent file does not bring them back
+    with duckdb.connect(str(cache), read_only=True) as conn:
+        assert conn.execute(
+            "select count(*) from raw.privacy_tombstones where value = 'C001'"
+        ).fetchall() == [(1,)]
+    changed = landing / "nps" / "daily" / "store_2025-03-01.csv"
+    changed.write_text(changed.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    with duckdb.connect(str(cache)) as conn:
+        report = load_feed(conn, landing, NPS_RESPONSES, "reload-after-forget")
+        assert [f.source_file for f in report.written] == ["nps/daily/store_2025-03-01.csv"]
+        PostgresEngine(postgres_settings_from_env(clone)).write_raw(conn, [NPS_RESPONSES.table])
+    assert '"raw"."nps_responses"' not in _postgres_hits(clone, forgotten, email)

@@ -19,17 +19,16 @@ from orchestration.resources import WarehouseResource
         "and its interval, promoter/passive/detractor mix, region > district > branch table, "
         "eNPS heatmap, detractor themes, follow-up SLA), read from the published marts. Each "
         "section appears once its marts exist; anything below the minimum sample is marked. "
+        "On PostgreSQL it reads the marts schema there (one snapshot). "
         f"Written to ${REPORT_DIR_ENV}, else `reports/` in the project root; works offline."
     ),
 )
 def report(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    if not warehouse.engine.publishes_duckdb_file:
-        # the report reads the published DuckDB copy, which PostgreSQL runs do not write
-        context.log.info(f"target {warehouse.engine.name}: the HTML report is not rendered")
-        return dg.MaterializeResult(metadata={"target": warehouse.engine.name, "rendered": False})
-    # read the publication, not the warehouse: it is exactly what BI tools see
+    engine = warehouse.engine
+    # what BI tools see: the publication on DuckDB, PostgreSQL's marts themselves there
+    source = warehouse.publish_path / PUBLISHED_DATABASE if engine.publishes_duckdb_file else engine
     output_dir = default_report_dir().resolve()
-    rendered = render_report(warehouse.publish_path / PUBLISHED_DATABASE, output_dir)
+    rendered = render_report(source, output_dir)
     for key, reason in rendered.skipped.items():
         context.log.info(f"report section {key} not shown: {reason}")
     return dg.MaterializeResult(

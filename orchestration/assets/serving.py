@@ -3,7 +3,7 @@
 import dagster as dg
 
 from orchestration.assets.dbt import nps_dbt_models, nps_dbt_partitioned_models
-from orchestration.publish import publish_marts
+from orchestration.publish import publish_marts, publish_parquet
 from orchestration.resources import WarehouseResource
 
 MART_KEYS = sorted(
@@ -21,30 +21,39 @@ MART_KEYS = sorted(
     group_name="serving",
     deps=MART_KEYS,
     owners=["team:data-platform"],
-    kinds={"duckdb", "parquet"},
+    kinds={"duckdb", "postgres", "parquet"},
     description=(
         "The marts published for BI tools: a read-only DuckDB file "
         "(`published/nps_warehouse.duckdb`, schema `marts`) swapped in by rename, so readers "
         "see the old or the new marts and never block the pipeline, and one Parquet file per "
         "mart (`published/parquet/<mart>.parquet`). "
         "Skipped when a model or an error-severity dbt test failed. On the PostgreSQL target "
-        "nothing is written: BI tools connect to PostgreSQL's `marts` schema."
+        "BI tools connect to PostgreSQL's `marts` schema: only the Parquet files are written, "
+        "read from one snapshot of that schema."
     ),
 )
 def published_marts(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     engine = warehouse.engine
-    if not engine.publishes_duckdb_file:
-        context.log.info(
-            f"target {engine.name}: the DuckDB copy and Parquet files are not published; "
-            f"BI tools read the marts schema of {engine!r}"
+    if engine.publishes_duckdb_file:
+        publication = publish_marts(
+            warehouse.warehouse_path, warehouse.publish_path, context.run_id
         )
-        return dg.MaterializeResult(metadata={"target": engine.name, "published": False})
-    publication = publish_marts(warehouse.warehouse_path, warehouse.publish_path, context.run_id)
+    else:
+        context.log.info(
+            f"target {engine.name}: no DuckDB copy (BI tools read the marts schema of "
+            f"{engine!r}); Parquet files are written from it"
+        )
+        publication = publish_parquet(engine, warehouse.publish_path, context.run_id)
+    database = (
+        {"database": dg.MetadataValue.path(str(publication.database))}
+        if publication.database
+        else {"target": engine.name}
+    )
     return dg.MaterializeResult(
         metadata={
-            "database": dg.MetadataValue.path(str(publication.database)),
+            **database,
             "parquet_dir": dg.MetadataValue.path(str(publication.parquet_dir)),
             "marts": len(publication.tables),
             "rows": dg.MetadataValue.json(publication.tables),

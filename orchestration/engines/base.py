@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     import duckdb
+    import pandas as pd
     import pyarrow as pa
 
 # the raw tables every feed shares that dbt or the run summary read: loader bookkeeping,
@@ -34,6 +35,11 @@ class Engine(Protocol):
     name: str  # "duckdb" | "postgres": also the dbt target
     publishes_duckdb_file: bool  # whether serving writes the read-only DuckDB copy
 
+    @property
+    def label(self) -> str:
+        """What people call this warehouse: the file's name, or the PostgreSQL database."""
+        ...
+
     def connect(self, read_only: bool = False) -> AbstractContextManager[Any]:
         """A short-lived connection; SQL placeholders are `?` on both engines."""
         ...
@@ -44,6 +50,16 @@ class Engine(Protocol):
 
     def read_arrow(self, sql: str) -> pa.Table:
         """Read a batch (a query's result) as an Arrow table."""
+        ...
+
+    def snapshot(self, schema: str) -> AbstractContextManager[Any]:
+        """A read-only connection whose queries all see one state of the warehouse, unqualified
+        names resolving in `schema` (the report reads the marts this way)."""
+        ...
+
+    def read_frame(self, conn: Any, sql: str, parameters: Sequence[Any] = ()) -> pd.DataFrame:
+        """A query on a connection of this engine as a pandas DataFrame (numeric as double,
+        dates and instants as pandas datetimes on both engines)."""
         ...
 
     def table_columns(self, schema: str, table: str) -> list[str]:

@@ -20,6 +20,10 @@ class DuckDBEngine:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
 
+    @property
+    def label(self) -> str:
+        return self.path.name
+
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         if not read_only:
@@ -39,6 +43,28 @@ class DuckDBEngine:
         with self.connect(read_only=True) as conn:
             # a relation, not a DB-API result: DuckDB hands Arrow over without an extra copy
             return conn.sql(sql).to_arrow_table()
+
+    @contextmanager
+    def snapshot(self, schema: str) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-only connection, unqualified names resolving in `schema` when it exists.
+
+        A read-only connection shares the file with no writer: it sees one state throughout."""
+        with self.connect(read_only=True) as conn:
+            present = conn.execute(
+                "select catalog_name from information_schema.schemata "
+                "where catalog_name = current_database() and schema_name = ?",
+                [schema],
+            ).fetchall()
+            if present:
+                # qualified by the catalog: a file called `marts.duckdb` makes `marts` ambiguous
+                conn.execute(f"use {quote(present[0][0])}.{quote(schema)}")
+            yield conn
+
+    def read_frame(
+        self, conn: duckdb.DuckDBPyConnection, sql: str, parameters: Sequence[Any] = ()
+    ) -> Any:
+        """A query's result as a pandas DataFrame."""
+        return conn.execute(sql, list(parameters)).df()
 
     def table_columns(self, schema: str, table: str) -> list[str]:
         return [

@@ -7,6 +7,7 @@ import logging
 import os
 import re
 import tempfile
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -124,6 +125,10 @@ class PostgresEngine:
     def __repr__(self) -> str:
         return f"PostgresEngine({self.settings!r})"
 
+    @property
+    def label(self) -> str:
+        return f"PostgreSQL database {self.settings.database}"
+
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[_Connection]:
         import psycopg2
@@ -146,17 +151,26 @@ class PostgresEngine:
 
     def read_arrow(self, sql: str) -> pa.Table:
         with self.connect(read_only=True) as conn:
-            cursor = conn.execute(sql)
-            names = [d.name for d in cursor.description]
-            rows = cursor.fetchall()
-        columns = {}
-        for i, name in enumerate(names):
-            column = pa.array([row[i] for row in rows])
-            if pa.types.is_decimal(column.type):
-                # numeric (e.g. sums of bigints) reads as double, as DuckDB's hugeint sums do
-                column = column.cast(pa.float64())
-            columns[name] = column
-        return pa.table(columns)
+            schema, batches = arrow_batches(conn, sql)
+            return pa.Table.from_batches(list(batches), schema)
+
+    @contextmanager
+    def snapshot(self, schema: str) -> Iterator[_Connection]:
+        """A read-only connection whose queries all see one state of the database (a run
+        committing meanwhile never mixes in), unqualified names resolving in `schema`."""
+        with self.connect(read_only=True) as conn:
+            conn.execute("set transaction isolation level repeatable read")
+            conn.execute(f"set local search_path to {quote(schema)}")
+            yield conn
+
+    def read_frame(self, conn: _Connection, sql: str, parameters: Sequence[Any] = ()) -> Any:
+        """A query's result as a pandas DataFrame, typed as DuckDB's `.df()` types it."""
+        # values read back from an earlier frame are numpy scalars, which psycopg2 cannot adapt
+        values = [v.item() if type(v).__module__ == "numpy" else v for v in parameters]
+        cursor = conn.execute(sql, values)
+        schema = arrow_schema(cursor.description)
+        table = pa.Table.from_batches([_record_batch(schema, cursor.fetchall())], schema)
+        return table.to_pandas(date_as_object=False)
 
     def table_columns(self, schema: str, table: str) -> list[str]:
         return [
@@ -313,3 +327,76 @@ def _copy_rows(
         conn.raw.cursor().copy_expert(
             f"copy raw.{quote(table)} ({columns}) from stdin with (format csv)", handle
         )
+
+
+# PostgreSQL type oids (pg_type) -> Arrow; numeric reads as double, as DuckDB's sums of bigints
+# (hugeint) do; anything else arrives as text
+_ARROW_TYPES: dict[int, pa.DataType] = {
+    16: pa.bool_(),
+    20: pa.int64(),
+    21: pa.int16(),
+    23: pa.int32(),
+    26: pa.int64(),
+    700: pa.float32(),
+    701: pa.float64(),
+    1700: pa.float64(),
+    1082: pa.date32(),
+    1114: pa.timestamp("us"),
+    1184: pa.timestamp("us", tz="UTC"),
+    1186: pa.duration("us"),
+}
+# values psycopg2 hands over as Python objects that Arrow's text or double do not take as is
+_JSON_TYPES = {114, 3802}
+
+
+def arrow_schema(description: Sequence[Any]) -> pa.Schema:
+    """The Arrow schema of a psycopg2 cursor's result, from the column types alone (an empty
+    result or an all-null column is typed all the same)."""
+    return pa.schema(
+        pa.field(
+            column.name,
+            _ARROW_TYPES.get(column.type_code, pa.string()),
+            metadata={"pg_type": str(column.type_code)},
+        )
+        for column in description
+    )
+
+
+def _record_batch(schema: pa.Schema, rows: Sequence[tuple]) -> pa.RecordBatch:
+    import json
+
+    arrays = []
+    for i, field in enumerate(schema):
+        values = [row[i] for row in rows]
+        oid = int(field.metadata[b"pg_type"])
+        if oid == 1700:
+            values = [None if v is None else float(v) for v in values]
+        elif oid in _JSON_TYPES:
+            values = [None if v is None else json.dumps(v) for v in values]
+        elif pa.types.is_string(field.type):
+            values = [None if v is None or isinstance(v, str) else str(v) for v in values]
+        arrays.append(pa.array(values, type=field.type))
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def arrow_batches(
+    conn: _Connection, sql: str, batch_rows: int = 50_000
+) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+    """(schema, batches) of a query; the batches stream from a server-side cursor, so a big
+    mart never sits in memory twice."""
+    cursor = conn.raw.cursor(name=f"nps_arrow_{uuid.uuid4().hex[:12]}")
+    cursor.itersize = batch_rows
+    cursor.execute(sql)
+    first = cursor.fetchmany(batch_rows)
+    schema = arrow_schema(cursor.description)
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        rows = first
+        try:
+            while rows:
+                yield _record_batch(schema, rows)
+                rows = cursor.fetchmany(batch_rows)
+        finally:
+            cursor.close()
+
+    return schema, batches()

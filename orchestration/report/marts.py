@@ -8,37 +8,38 @@ carry. A section whose mart is absent, or whose columns it cannot recognise, is 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 
-import duckdb
 import pandas as pd
+
+from orchestration.engines import DuckDBEngine, Engine
 
 MARTS_SCHEMA = "marts"
 
 
 class MartSource:
-    """One read-only connection to a DuckDB file holding schema `marts`."""
+    """One read-only snapshot of schema `marts`: a DuckDB file (the published copy or the
+    warehouse) or an engine (PostgreSQL's marts, on that target)."""
 
-    def __init__(self, database: Path) -> None:
-        self.database = database
-        self._conn = duckdb.connect(str(database), read_only=True)
-        self._conn.execute("set TimeZone = 'UTC'")
-        rows = self._conn.execute(
+    def __init__(self, source: Path | str | Engine) -> None:
+        self.engine: Engine = (
+            DuckDBEngine(Path(source)) if isinstance(source, Path | str) else source
+        )
+        self._stack = ExitStack()
+        # unqualified names from here on (see `table`)
+        self._conn = self._stack.enter_context(self.engine.snapshot(MARTS_SCHEMA))
+        rows = self.query(
             "select table_name, column_name from information_schema.columns "
             "where table_schema = ? order by table_name, ordinal_position",
             [MARTS_SCHEMA],
-        ).fetchall()
+        ).itertuples(index=False)
         self.columns: dict[str, list[str]] = {}
         for table, column in rows:
             self.columns.setdefault(table, []).append(column)
-        if self.columns:
-            # unqualified names from here on: the published file is itself called `marts`, so
-            # `marts.x` would be ambiguous between the catalog and the schema
-            (catalog,) = self._conn.execute("select current_database()").fetchall()[0]
-            self._conn.execute(f"use {ident(catalog)}.{ident(MARTS_SCHEMA)}")
 
     def close(self) -> None:
-        self._conn.close()
+        self._stack.close()
 
     def __enter__(self) -> MartSource:
         return self
@@ -59,7 +60,8 @@ class MartSource:
         return [c for c in required if c not in present]
 
     def query(self, sql: str, params: Sequence[object] = ()) -> pd.DataFrame:
-        return self._conn.execute(sql, list(params)).df()
+        """SQL both engines read (`?` placeholders) as a DataFrame."""
+        return self.engine.read_frame(self._conn, sql, params)
 
 
 def table(mart: str) -> str:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import yaml
 
+from orchestration.engines import Engine
 from orchestration.report.marts import MartSource
 from orchestration.report.sections import SECTIONS, Context, Section, Skipped
 from orchestration.settings import PROJECT_DIR
@@ -54,12 +55,13 @@ def default_min_sample(project_dir: Path = PROJECT_DIR) -> int:
 
 
 def render_report(
-    source: Path,
+    source: Path | Engine,
     output_dir: Path | None = None,
     min_sample: int | None = None,
     now: datetime | None = None,
 ) -> Report:
-    """Render `<output_dir>/index.html` and its charts from the marts in DuckDB file `source`.
+    """Render `<output_dir>/index.html` and its charts from the marts of `source`: a DuckDB
+    file (the published copy) or an engine (PostgreSQL's marts schema).
 
     A section whose marts are missing is listed as not shown; one that fails on unexpected data
     is too (logged with its error), so a changing mart never takes the whole report down."""
@@ -72,6 +74,7 @@ def render_report(
         shown: list[Section] = []
         skipped: list[Skipped] = []
         with MartSource(source) as marts:
+            label = marts.engine.label
             context = Context(source=marts, images_dir=staging, min_sample=min_sample)
             for key, title, build in SECTIONS:
                 try:
@@ -83,7 +86,7 @@ def render_report(
                         key, title, f"could not be drawn ({type(exc).__name__}: {first_line})"
                     )
                 (shown if isinstance(outcome, Section) else skipped).append(outcome)
-        page = _page(shown, skipped, source, min_sample, now)
+        page = _page(shown, skipped, label, min_sample, now)
         (staging / INDEX).write_text(page, encoding="utf-8")
         images = [name for section in shown for name in section.images]
         # images first, the page last: a reader never gets a page naming a missing image
@@ -147,7 +150,7 @@ footer { color: var(--muted); font-size: 12px; text-align: center; padding: 12px
 
 
 def _page(
-    shown: list[Section], skipped: list[Skipped], source: Path, min_sample: int, now: datetime
+    shown: list[Section], skipped: list[Skipped], source: str, min_sample: int, now: datetime
 ) -> str:
     nav = "".join(f'<a href="#{escape(s.key)}">{escape(s.title)}</a>' for s in shown)
     sections = "\n".join(
@@ -179,7 +182,7 @@ def _page(
 </head>
 <body>
 <header><h1>NPS report</h1>
-<p>Generated {escape(f"{now:%Y-%m-%d %H:%M} UTC")} from {escape(source.name)} ·
+<p>Generated {escape(f"{now:%Y-%m-%d %H:%M} UTC")} from {escape(source)} ·
 minimum sample {min_sample} responses: anything drawn from fewer is marked as low sample.</p>
 </header>
 <nav>{nav}</nav>

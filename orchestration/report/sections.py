@@ -292,7 +292,7 @@ def _monthly_trend(ctx: Context) -> Section | Skipped:
         "select cast(date_trunc('month', response_date) as date) as month, region, "
         "sum(responses) as responses, sum(promoters) as promoters, "
         "sum(detractors) as detractors "
-        f"from {table('nps_daily')} group by all order by month"
+        f"from {table('nps_daily')} group by 1, 2 order by month"
     )
     if frame.empty:
         return Skipped("trend", TREND_TITLE, "nps_daily holds no responses yet")
