@@ -162,3 +162,36 @@ def test_copy_repairs_a_mismatch_and_never_leaves_half_a_copy(
     finally:
         source.close()
     assert _raw_state(env, [FEED_TABLE, "landing_manifest"]) == expected
+
+
+def test_results_read_as_arrow_and_frames_keep_their_values_and_types(
+    postgres: dict[str, str],  # noqa: F811
+) -> None:
+    import numpy as np
+    import pyarrow as pa
+
+    engine = _engine(postgres)
+    sql = (
+        "select 'AP-001'::text as id, 12::bigint as n, 2.5::numeric as ratio, "
+        "date '2025-03-05' as day, timestamptz '2025-03-05 10:00+01' as at, "
+        "null::text as nothing, '{\"a\": 1}'::jsonb as doc, "
+        "'8c1f6d0c-3a8e-4b5e-9d55-1b2a4f0f0e6a'::uuid as uid "
+        "from generate_series(1, 3)"
+    )
+    table = engine.read_arrow(sql)
+    assert table.num_rows == 3
+    assert table.schema.field("n").type == pa.int64()
+    assert table.schema.field("ratio").type == pa.float64()
+    assert table.schema.field("day").type == pa.date32()
+    assert table.schema.field("at").type == pa.timestamp("us", tz="UTC")
+    assert table.schema.field("nothing").type == pa.string()
+    row = table.to_pylist()[0]
+    assert row["id"] == "AP-001" and row["n"] == 12 and row["ratio"] == 2.5
+    assert row["at"] == dt.datetime(2025, 3, 5, 9, tzinfo=dt.UTC)
+    assert row["doc"] == '{"a": 1}' and row["uid"] == "8c1f6d0c-3a8e-4b5e-9d55-1b2a4f0f0e6a"
+    assert engine.read_arrow(sql + " where false").schema == table.schema
+
+    with engine.snapshot("public") as conn:
+        # a value read back from a frame (a numpy scalar) works as a parameter
+        frame = engine.read_frame(conn, "select ?::bigint + 1 as next", [np.int64(41)])
+    assert frame["next"].tolist() == [42]

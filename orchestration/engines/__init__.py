@@ -8,8 +8,8 @@ write raw rows.
 Landing files are always read and typed as text by DuckDB (orchestration/landing/readers.py):
 on PostgreSQL the loader keeps working on the local DuckDB file (`NPS_WAREHOUSE`), which then
 acts as the landing cache that holds the manifest, the load log, the batch verdicts and the
-tombstones with exactly the DuckDB semantics, and the engine copies the raw schema into
-PostgreSQL after each load (`write_raw`), where dbt builds every model.
+tombstones with exactly the DuckDB semantics, and the engine brings PostgreSQL's raw schema level
+with it after each load, file by file (`write_raw`), where dbt builds every model.
 """
 
 from __future__ import annotations

@@ -374,7 +374,7 @@ def _record_batch(schema: pa.Schema, rows: Sequence[tuple]) -> pa.RecordBatch:
         elif oid in _JSON_TYPES:
             values = [None if v is None else json.dumps(v) for v in values]
         elif pa.types.is_string(field.type):
-            values = [None if v is None or isinstance(v, str) else str(v) for v in values]
+            values = [v if v is None or isinstance(v, str) else str(v) for v in values]
         arrays.append(pa.array(values, type=field.type))
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
