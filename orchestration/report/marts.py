@@ -26,14 +26,15 @@ class MartSource:
         self.engine: Engine = (
             DuckDBEngine(Path(source)) if isinstance(source, Path | str) else source
         )
-        self._stack = ExitStack()
-        # unqualified names from here on (see `table`)
-        self._conn = self._stack.enter_context(self.engine.snapshot(MARTS_SCHEMA))
-        rows = self.query(
-            "select table_name, column_name from information_schema.columns "
-            "where table_schema = ? order by table_name, ordinal_position",
-            [MARTS_SCHEMA],
-        ).itertuples(index=False)
+        with ExitStack() as stack:
+            # unqualified names from here on (see `table`)
+            self._conn = stack.enter_context(self.engine.snapshot(MARTS_SCHEMA))
+            rows = self.query(
+                "select table_name, column_name from information_schema.columns "
+                "where table_schema = ? order by table_name, ordinal_position",
+                [MARTS_SCHEMA],
+            ).itertuples(index=False)
+            self._stack = stack.pop_all()  # kept open until close()
         self.columns: dict[str, list[str]] = {}
         for table, column in rows:
             self.columns.setdefault(table, []).append(column)
