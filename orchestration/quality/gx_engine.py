@@ -28,6 +28,7 @@ import json
 import math
 import os
 import re
+import sys
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -381,8 +382,20 @@ def _with_documented_mostly(definition: dict[str, Any]) -> dict[str, Any]:
 
 def _import_gx() -> Any:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    import great_expectations as gx
-
+    if "great_expectations" in sys.modules:
+        return sys.modules["great_expectations"]
+    # With pyspark installed, GX imports pyspark's connect package, which takes a main module
+    # with neither a spec nor a file (`python -c`, the process a Dagster code server spawns for
+    # a run launched from the UI) for its doctest runner and calls sys.exit(0). An interactive
+    # prompt tells it otherwise; it is set only while GX is imported.
+    prompt_added = not hasattr(sys, "ps1")
+    if prompt_added:
+        sys.ps1 = ">>> "
+    try:
+        import great_expectations as gx
+    finally:
+        if prompt_added:
+            del sys.ps1
     return gx
 
 
