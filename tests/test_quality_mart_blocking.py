@@ -1,5 +1,6 @@
-"""The eNPS anonymity suites are blocking asset checks: dbt no longer tests the rule a second
-time, so a failing suite must stop what is built from the mart (publishing, the report).
+"""The eNPS anonymity suites and the NPS marts' range suites are blocking asset checks: dbt no
+longer tests their rules a second time, so a failing suite must stop what is built from the
+mart (publishing, the report).
 
 A real Dagster run of the real check (expectations/enps_by_wave.json through GX) on a mart
 written to a DuckDB file by a stand-in upstream asset, with a stand-in downstream asset."""
@@ -33,11 +34,19 @@ NUMBERS = [
 ]
 
 
-def test_only_the_anonymity_suites_block() -> None:
+def test_suites_whose_rules_dbt_no_longer_tests_block() -> None:
     blocking = {
         suite for suite, definition in model_suites().items() if definition["meta"].get("blocking")
     }
-    assert blocking == {"enps_by_wave", "enps_rolling"}
+    # anonymity (eNPS) and the ranges and intervals of the NPS marts and facts
+    assert blocking == {
+        "enps_by_wave",
+        "enps_rolling",
+        "fct_nps_responses",
+        "nps_daily",
+        "nps_by_period",
+        "nps_rolling",
+    }
     for check in defs.asset_checks or []:
         for spec in getattr(check, "check_specs", []):
             assert spec.blocking == (spec.name in {f"{s}_suite" for s in blocking}), spec.name
