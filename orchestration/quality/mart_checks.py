@@ -6,13 +6,14 @@ not (yet) in the asset graph is skipped, so a suite can be committed before its 
 (`raw/...`) are run by the raw load assets, file by file, instead.
 
 The check validates the model with the run's shared Validator on the engine's route
-(orchestration/quality/readers.py: GX's SQL datasource on PostgreSQL, the suite's columns read
-into GX's pandas datasource on DuckDB, in record batches for long marts), and reports per expectation the observed value
-and failing count. Its severity comes from the suite's meta (verdicts.check_severity): ERROR
-when a failed expectation has severity "error", else WARN. A suite with `meta.blocking: true`
-is a blocking check: when it fails with ERROR, the assets downstream of its model (the copy
-published for BI tools, the report) are not built in that run; the eNPS anonymity suites are,
-since the rule lives only there (dbt does not test it a second time).
+(orchestration/quality/readers.py: GX's SQL datasource on PostgreSQL; on DuckDB the suite's
+columns read into GX's pandas datasource, in record batches for long marts) and reports per
+expectation the observed value and failing count. Its severity comes from the suite's meta
+(verdicts.check_severity): ERROR when a failed expectation has severity "error", else WARN. A
+suite with `meta.blocking: true` is a blocking check: when it fails with ERROR, the assets
+downstream of its model (the copy published for BI tools, the report) are not built in that
+run. The suites whose rules dbt does not test a second time block: eNPS anonymity, and the
+ranges and intervals of the NPS marts and facts.
 """
 
 import json
@@ -63,9 +64,7 @@ def suite_parameters(definition: Mapping[str, Any], now: datetime | None = None)
     return parameters
 
 
-def evaluation_metadata(
-    definition: Mapping[str, Any], validation: Any, rows: int | None
-) -> dict:
+def evaluation_metadata(definition: Mapping[str, Any], validation: Any, rows: int | None) -> dict:
     """Check metadata: per expectation its observed value and failing count, plus failures."""
     from orchestration.quality.verdicts import expectation_severity
 

@@ -73,9 +73,7 @@ def _engine(warehouse: Path | str | Engine) -> Engine:
     return warehouse if hasattr(warehouse, "read_arrow") else DuckDBEngine(Path(warehouse))
 
 
-def _select(
-    engine: Engine, schema: str, table: str, definition: Mapping[str, Any] | None
-) -> str:
+def _select(engine: Engine, schema: str, table: str, definition: Mapping[str, Any] | None) -> str:
     """The query reading the suite's columns of `schema.table`. A column the suite names but the
     table lacks is left out, so GX reports it as a failed expectation instead of the read
     failing."""
