@@ -50,7 +50,8 @@ if TYPE_CHECKING:
 DEFAULT_EXPECTATIONS_DIR = Path(__file__).resolve().parents[2] / "expectations"
 
 # BASIC gives counts plus a partial list of unexpected values, without per-row indexes.
-_RESULT_FORMAT = {"result_format": "BASIC", "partial_unexpected_count": 20}
+_PARTIAL_UNEXPECTED = 20
+_RESULT_FORMAT = {"result_format": "BASIC", "partial_unexpected_count": _PARTIAL_UNEXPECTED}
 PANDAS = "pandas"  # the GX datasource type of frames and chunks
 
 # Expectations whose verdict on a row depends on that row alone: their results on disjoint
@@ -81,7 +82,6 @@ ROW_BY_ROW_EXPECTATIONS = frozenset(
         "expect_select_column_values_to_be_unique_within_record",
     }
 )
-_PARTIAL_UNEXPECTED = 20
 _SAMPLE_SIZE = 5
 _SUITE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
