@@ -475,3 +475,75 @@ def test_forget_on_postgres_erases_at_once_and_keeps_them_out(
         assert [f.source_file for f in report.written] == ["nps/daily/store_2025-03-01.csv"]
         PostgresEngine(postgres_settings_from_env(clone)).write_raw(conn, [NPS_RESPONSES.table])
     assert '"raw"."nps_responses"' not in _postgres_hits(clone, forgotten, email)
+
+
+# -- Great Expectations on PostgreSQL: GX's SQL datasource -------------------------------------
+
+
+def _check_metadata(home: Path, asset: list[str], check: str) -> tuple[bool, dict]:
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        key = dg.AssetCheckKey(dg.AssetKey(asset), check)
+        record = instance.event_log_storage.get_latest_asset_check_execution_by_key([key])[key]
+        evaluation = record.event.dagster_event.event_specific_data
+        return evaluation.passed, {k: v.value for k, v in evaluation.metadata.items()}
+
+
+def test_mart_checks_of_a_postgres_run_go_through_gx_sql_datasource(
+    postgres_run: CliRun, postgres: dict[str, str]
+) -> None:
+    from orchestration.quality.mart_checks import model_suites
+
+    conn = _pg_connect(postgres)
+    try:
+        cursor = conn.cursor()
+        for suite, definition in model_suites().items():
+            schema, table = definition["meta"]["asset"].split("/")
+            passed, metadata = _check_metadata(
+                postgres_run.dagster_home, [schema, table], f"{suite}_suite"
+            )
+            # the datasource GX read the batch with, as the check recorded it
+            assert metadata["gx_datasource"] == "postgres", suite
+            cursor.execute(f'select count(*) from "{schema}"."{table}"')
+            assert metadata["rows"] == cursor.fetchone()[0], suite
+            if suite.startswith(("nps_", "enps_")):
+                assert passed, (suite, metadata["failed"])
+    finally:
+        conn.close()
+
+
+def test_a_violating_postgres_mart_fails_its_suite_with_the_counts(
+    postgres: dict[str, str],
+) -> None:
+    from orchestration.engines import PostgresEngine, postgres_settings_from_env
+    from orchestration.quality.gx_engine import Validator, load_suite_definition
+    from orchestration.quality.readers import validate_relation
+
+    engine = PostgresEngine(postgres_settings_from_env(postgres))
+    with engine.connect() as conn:
+        conn.execute("create schema gx_violations")
+        # one clean published group, a suppressed one that leaks its score and count, a
+        # published group below k, and an eNPS out of bounds
+        conn.execute(
+            "create table gx_violations.enps_rolling as select * from (values "
+            "(false, 8::bigint, 25.0::double precision, 5), (true, 6, 10.0, 5), "
+            "(true, null, null, 5), (false, 3, -20.0, 5), (false, 7, 120.0, 5)"
+            ") v(suppressed, responses, enps, min_group_size)"
+        )
+    result = validate_relation(
+        Validator(),
+        engine,
+        "gx_violations",
+        "enps_rolling",
+        "enps_rolling",
+        load_suite_definition("enps_rolling"),
+    )
+    assert (result.datasource, result.rows, result.success) == ("postgres", 5, False)
+    assert {o.key: o.unexpected_count for o in result.failures()} == {
+        "suppressed_groups_carry_no_score": 1,
+        "suppressed_groups_carry_no_counts": 1,
+        "published_groups_meet_min_size": 1,
+        "enps_within_bounds": 1,
+    }
+    assert result.outcome("enps_within_bounds").unexpected_sample == (120.0,)

@@ -5,10 +5,18 @@ format (`{"name", "expectations": [{"type", "kwargs", "meta"}], "meta"}`). Each 
 `meta.description` is a plain-words statement shown next to its result, and `meta.key` is an
 optional stable identifier (e.g. for naming Dagster asset checks).
 
-Engine choice: GX 1.24 cannot validate DuckDB through SQLAlchemy/duckdb-engine (results come
-back empty), so a batch is handed over as an in-memory frame (pyarrow Table or pandas DataFrame)
-and validated with GX's pandas datasource. A SQL route (GX's SQL datasource, for PostgreSQL)
-belongs here too, behind the same `Validator.validate...` / `BatchValidation` interface.
+Three ways to hand GX a batch, one result type (`BatchValidation`, which records the GX
+datasource type that read it):
+- `Validator.validate`: one in-memory frame (pyarrow Table or pandas DataFrame) through GX's
+  pandas datasource. GX 1.24 cannot validate DuckDB through SQLAlchemy/duckdb-engine (results
+  come back empty), so DuckDB batches come this way.
+- `Validator.validate_chunks`: a long table as a stream of frames, for suites whose
+  expectations judge each row on its own (`row_by_row`). Each chunk is validated like a frame
+  and the per-expectation results are merged (counts summed, `mostly` re-judged on the totals),
+  so memory stays bounded by one chunk while every row is checked.
+- `Validator.validate_table`: a table in a database through GX's SQL datasource (`SqlSource`,
+  e.g. PostgreSQL): GX computes the metrics in SQL, nothing is copied out.
+Which route a warehouse takes is decided in `orchestration/quality/readers.py`.
 
 `import great_expectations` costs seconds, so GX is imported lazily on the first validation and
 never at module import time (the Dagster definitions import this module).
@@ -30,7 +38,7 @@ import os
 import re
 import sys
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +51,38 @@ if TYPE_CHECKING:
 DEFAULT_EXPECTATIONS_DIR = Path(__file__).resolve().parents[2] / "expectations"
 
 # BASIC gives counts plus a partial list of unexpected values, without per-row indexes.
-_RESULT_FORMAT = {"result_format": "BASIC", "partial_unexpected_count": 20}
+_PARTIAL_UNEXPECTED = 20
+_RESULT_FORMAT = {"result_format": "BASIC", "partial_unexpected_count": _PARTIAL_UNEXPECTED}
+PANDAS = "pandas"  # the GX datasource type of frames and chunks
+
+# Expectations whose verdict on a row depends on that row alone: their results on disjoint
+# chunks of a table add up to the result on the whole table. Uniqueness, ordering and every
+# aggregate (min, max, row count, column set) need all rows at once and are not listed.
+ROW_BY_ROW_EXPECTATIONS = frozenset(
+    {
+        "expect_column_values_to_be_between",
+        "expect_column_values_to_be_null",
+        "expect_column_values_to_not_be_null",
+        "expect_column_values_to_be_in_set",
+        "expect_column_values_to_not_be_in_set",
+        "expect_column_values_to_match_regex",
+        "expect_column_values_to_not_match_regex",
+        "expect_column_values_to_match_regex_list",
+        "expect_column_values_to_not_match_regex_list",
+        "expect_column_values_to_match_like_pattern",
+        "expect_column_values_to_not_match_like_pattern",
+        "expect_column_values_to_match_strftime_format",
+        "expect_column_values_to_be_dateutil_parseable",
+        "expect_column_values_to_be_json_parseable",
+        "expect_column_value_lengths_to_be_between",
+        "expect_column_value_lengths_to_equal",
+        "expect_column_pair_values_a_to_be_greater_than_b",
+        "expect_column_pair_values_to_be_equal",
+        "expect_column_pair_values_to_be_in_set",
+        "expect_multicolumn_sum_to_equal",
+        "expect_select_column_values_to_be_unique_within_record",
+    }
+)
 _SAMPLE_SIZE = 5
 _SUITE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
@@ -90,6 +129,9 @@ class BatchValidation:
     batch: str  # what was validated, e.g. the landing file path
     success: bool
     outcomes: tuple[ExpectationOutcome, ...] = field(default_factory=tuple)
+    datasource: str = PANDAS  # the type of the GX datasource that read it: pandas, postgres
+    chunks: int = 1  # frames validated and merged (validate_chunks)
+    rows: int | None = None  # rows of the batch, when the route counted them
 
     def failures(self) -> tuple[ExpectationOutcome, ...]:
         return tuple(o for o in self.outcomes if not o.success)
@@ -108,11 +150,36 @@ class BatchValidation:
             "suite": self.suite,
             "batch": self.batch,
             "success": self.success,
+            "datasource": self.datasource,
+            "chunks": self.chunks,
+            "rows": self.rows,
             "evaluated_expectations": len(self.outcomes),
             "failed_expectations": len(failures),
             "failed": [o.key or o.expectation for o in failures],
             "outcomes": [o.to_dict() for o in self.outcomes],
         }
+
+
+@dataclass(frozen=True)
+class SqlSource:
+    """A database GX reads through its SQL datasource. `connect_args` go to the driver (e.g. the
+    password and session options), so the URL, which GX keeps in its datasource config, holds
+    no secret."""
+
+    kind: str  # the GX datasource type: "postgres"
+    connection_string: str  # a SQLAlchemy URL without password
+    connect_args: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+    def __repr__(self) -> str:  # never print the password
+        return f"SqlSource(kind={self.kind!r}, connection_string={self.connection_string!r})"
+
+
+def row_by_row(definition: Mapping[str, Any]) -> bool:
+    """Whether every expectation of a suite judges rows one by one (see validate_chunks)."""
+    expectations = definition.get("expectations") or ()
+    return bool(expectations) and all(
+        e.get("type") in ROW_BY_ROW_EXPECTATIONS for e in expectations
+    )
 
 
 def load_suite_definition(name: str, expectations_dir: Path | None = None) -> dict[str, Any]:
@@ -134,12 +201,12 @@ def load_suite_definition(name: str, expectations_dir: Path | None = None) -> di
 
 
 class Validator:
-    """Validates frames against suites, reusing one ephemeral GX context for all batches.
+    """Validates batches against suites, reusing one ephemeral GX context for all batches.
 
-    The GX context, the pandas datasource and one validation definition per suite are created
-    on first use and then reused (a validation of a small frame takes tens of milliseconds;
-    building the context and importing GX takes seconds). Safe to share between threads:
-    validations are serialised with a lock.
+    The GX context, its datasources and one validation definition per suite and data asset are
+    created on first use and then reused (a validation of a small frame takes tens of
+    milliseconds; building the context and importing GX takes seconds). Safe to share between
+    threads: validations are serialised with a lock.
     """
 
     def __init__(
@@ -155,9 +222,14 @@ class Validator:
         self._run_time = run_time or _dt.datetime.now(_dt.UTC)
         self._lock = threading.Lock()
         self._context: Any = None
-        self._batch_definition: Any = None
-        # suite name -> (GX ValidationDefinition, {expectation id: position in the suite})
-        self._definitions: dict[str, tuple[Any, dict[str, int]]] = {}
+        self._batch_definition: Any = None  # the pandas frame's
+        # suite name -> (GX ExpectationSuite, {expectation id: position in the suite})
+        self._suites: dict[str, tuple[Any, dict[str, int]]] = {}
+        # (suite name, data asset) -> GX ValidationDefinition
+        self._definitions: dict[tuple[str, str], Any] = {}
+        # SqlSource -> GX SQL datasource; (datasource, schema, table) -> batch definition
+        self._sql_datasources: dict[SqlSource, Any] = {}
+        self._table_batches: dict[tuple[str, str, str], Any] = {}
 
     def validate(
         self,
@@ -176,40 +248,130 @@ class Validator:
         """
         df = _to_pandas(frame)
         with self._lock:
-            definition, order = self._validation_definition(suite_name)
-            run_id = None
-            if self._project_dir is not None:
-                from great_expectations.core.run_identifier import RunIdentifier
+            self._ensure_context()
+            definition = self._validation_definition(suite_name, "frame", self._batch_definition)
+            result = self._run(definition, batch, {"dataframe": df}, suite_parameters)
+            order = self._suites[suite_name][1]
+        return _batch_validation(suite_name, batch, result, order, PANDAS, rows=len(df))
 
-                run_id = RunIdentifier(run_name=docs_run_name(batch), run_time=self._run_time)
-            try:
+    def validate_table(
+        self,
+        suite_name: str,
+        source: SqlSource,
+        schema: str,
+        table: str,
+        batch: str,
+        suite_parameters: Mapping[str, Any] | None = None,
+    ) -> BatchValidation:
+        """Run suite `suite_name` over the whole table `schema.table` of `source` through GX's
+        SQL datasource: the metrics are computed by the database."""
+        with self._lock:
+            batch_definition = self._table_batch_definition(source, schema, table)
+            definition = self._validation_definition(
+                suite_name, f"{source.kind}.{schema}.{table}", batch_definition
+            )
+            result = self._run(definition, batch, None, suite_parameters)
+            order = self._suites[suite_name][1]
+        return _batch_validation(suite_name, batch, result, order, source.kind)
+
+    def validate_chunks(
+        self,
+        suite_name: str,
+        frames: Iterable[pa.Table | pa.RecordBatch | pd.DataFrame],
+        batch: str,
+        suite_parameters: Mapping[str, Any] | None = None,
+    ) -> BatchValidation:
+        """Run suite `suite_name` over a batch given as consecutive frames (e.g. the record
+        batches of one table), holding one frame at a time, and merge the results: counts are
+        summed, up to 20 unexpected values kept, and an expectation with `mostly` is judged on
+        the totals. Only for suites whose expectations all judge rows one by one (`row_by_row`);
+        others raise ValueError. The one merged result is what Data Docs shows."""
+        definition = load_suite_definition(suite_name, self._expectations_dir)
+        if not row_by_row(definition):
+            raise ValueError(
+                f"suite {suite_name!r} has expectations that need all rows at once: "
+                "validate it as one frame"
+            )
+        from great_expectations.validator.v1_validator import Validator as GxValidator
+
+        parameters = dict(suite_parameters) if suite_parameters else None
+        merged: Any = None
+        chunks = rows = 0
+        with self._lock:
+            self._ensure_context()
+            suite, order = self._suite(suite_name)
+            for frame in frames:
+                df = _to_pandas(frame)
+                if chunks and df.empty:
+                    continue  # an empty tail adds nothing
+                gx_validator = GxValidator(
+                    batch_definition=self._batch_definition,
+                    batch_parameters={"dataframe": df},
+                    result_format=_RESULT_FORMAT,
+                )
                 with _configurations_computed_once():
-                    result = definition.run(
-                        batch_parameters={"dataframe": df},
-                        expectation_parameters=(
-                            dict(suite_parameters) if suite_parameters else None
-                        ),
-                        result_format=_RESULT_FORMAT,
-                        run_id=run_id,
-                    )
-            finally:
-                if self._project_dir is None:
-                    self._forget_results()
-        outcomes = [_outcome(r) for r in result.results]
-        positions = [order.get(str(r.expectation_config.id), len(order)) for r in result.results]
-        ordered = tuple(o for _, o in sorted(zip(positions, outcomes, strict=True), key=_first))
-        return BatchValidation(
-            suite=suite_name,
-            batch=batch,
-            success=bool(result.success),
-            outcomes=ordered,
-        )
+                    result = gx_validator.validate_expectation_suite(suite, parameters)
+                merged = result if merged is None else _merge(merged, result)
+                chunks += 1
+                rows += len(df)
+                del df, result
+            if merged is None:
+                raise ValueError(f"no frame to validate for {batch!r}")
+            _judge(merged, parameters)
+            if self._project_dir is not None:
+                self._store(merged, suite.name, batch, gx_validator.active_batch_id)
+        return _batch_validation(suite_name, batch, merged, order, PANDAS, chunks=chunks, rows=rows)
 
     # -- GX plumbing ---------------------------------------------------------------------------
 
-    def _validation_definition(self, suite_name: str) -> tuple[Any, dict[str, int]]:
-        if suite_name in self._definitions:
-            return self._definitions[suite_name]
+    def _run(
+        self,
+        definition: Any,
+        batch: str,
+        batch_parameters: dict[str, Any] | None,
+        suite_parameters: Mapping[str, Any] | None,
+    ) -> Any:
+        try:
+            with _configurations_computed_once():
+                return definition.run(
+                    batch_parameters=batch_parameters,
+                    expectation_parameters=dict(suite_parameters) if suite_parameters else None,
+                    result_format=_RESULT_FORMAT,
+                    run_id=self._run_id(batch),
+                )
+        finally:
+            if self._project_dir is None:
+                self._forget_results()
+
+    def _run_id(self, batch: str) -> Any:
+        if self._project_dir is None:
+            return None
+        from great_expectations.core.run_identifier import RunIdentifier
+
+        return RunIdentifier(run_name=docs_run_name(batch), run_time=self._run_time)
+
+    def _store(self, result: Any, suite_name: str, batch: str, batch_id: str | None) -> None:
+        """Keep a result made without a ValidationDefinition (merged chunks) for Data Docs."""
+        from great_expectations.data_context.types.resource_identifiers import (
+            ExpectationSuiteIdentifier,
+            ValidationResultIdentifier,
+        )
+
+        run_id = self._run_id(batch)
+        result.meta["run_id"] = run_id
+        result.meta["validation_time"] = run_id.run_time
+        suite_id = ExpectationSuiteIdentifier(name=suite_name)
+        self._context.validation_results_store.store_validation_results(
+            suite_validation_result=result,
+            suite_validation_result_identifier=ValidationResultIdentifier(
+                expectation_suite_identifier=suite_id, run_id=run_id, batch_identifier=batch_id
+            ),
+            expectation_suite_identifier=suite_id,
+        )
+
+    def _suite(self, suite_name: str) -> tuple[Any, dict[str, int]]:
+        if suite_name in self._suites:
+            return self._suites[suite_name]
         definition = load_suite_definition(suite_name, self._expectations_dir)
         gx = _import_gx()
         context = self._ensure_context()
@@ -224,16 +386,42 @@ class Validator:
                 f"file but only {len(suite.expectations)} are valid for GX (see GX's log)"
             )
         suite = context.suites.add_or_update(suite)
-        validation_definition = context.validation_definitions.add_or_update(
-            gx.ValidationDefinition(
-                name=f"{suite_name}__frame",
-                data=self._batch_definition,
-                suite=suite,
-            )
-        )
         order = {str(e.id): i for i, e in enumerate(suite.expectations)}
-        self._definitions[suite_name] = (validation_definition, order)
-        return self._definitions[suite_name]
+        self._suites[suite_name] = (suite, order)
+        return self._suites[suite_name]
+
+    def _validation_definition(self, suite_name: str, asset: str, batch_definition: Any) -> Any:
+        key = (suite_name, asset)
+        if key not in self._definitions:
+            gx = _import_gx()
+            suite, _ = self._suite(suite_name)
+            self._definitions[key] = self._context.validation_definitions.add_or_update(
+                gx.ValidationDefinition(
+                    name=f"{suite_name}__{asset}", data=batch_definition, suite=suite
+                )
+            )
+        return self._definitions[key]
+
+    def _table_batch_definition(self, source: SqlSource, schema: str, table: str) -> Any:
+        context = self._ensure_context()
+        datasource = self._sql_datasources.get(source)
+        if datasource is None:
+            add = getattr(context.data_sources, f"add_{source.kind}", None)
+            if add is None:
+                raise ValueError(f"GX has no SQL datasource of type {source.kind!r}")
+            datasource = add(
+                name=f"{source.kind}_{len(self._sql_datasources)}",
+                connection_string=source.connection_string,
+                kwargs={"connect_args": dict(source.connect_args)},
+            )
+            self._sql_datasources[source] = datasource
+        key = (datasource.name, schema, table)
+        if key not in self._table_batches:
+            asset = datasource.add_table_asset(
+                name=f"{schema}.{table}", table_name=table, schema_name=schema
+            )
+            self._table_batches[key] = asset.add_batch_definition_whole_table("whole_table")
+        return self._table_batches[key]
 
     def _ensure_context(self) -> Any:
         if self._context is None:
@@ -272,6 +460,97 @@ class Validator:
         store = self._context.validation_results_store
         for key in store.list_keys():
             store.remove_key(key)
+
+
+def _batch_validation(
+    suite_name: str,
+    batch: str,
+    result: Any,
+    order: Mapping[str, int],
+    datasource: str,
+    chunks: int = 1,
+    rows: int | None = None,
+) -> BatchValidation:
+    outcomes = [_outcome(r) for r in result.results]
+    positions = [order.get(str(r.expectation_config.id), len(order)) for r in result.results]
+    ordered = tuple(o for _, o in sorted(zip(positions, outcomes, strict=True), key=_first))
+    return BatchValidation(
+        suite=suite_name,
+        batch=batch,
+        success=bool(result.success),
+        outcomes=ordered,
+        datasource=datasource,
+        chunks=chunks,
+        rows=rows,
+    )
+
+
+_SUMMED = ("element_count", "unexpected_count", "missing_count")
+
+
+def _merge(total: Any, chunk: Any) -> Any:
+    """Fold one chunk's suite result into the running total (same suite, same order)."""
+    for kept, new in zip(total.results, chunk.results, strict=True):
+        if new.exception_info and _exception_messages(new.exception_info):
+            if not (kept.exception_info and _exception_messages(kept.exception_info)):
+                kept.exception_info = new.exception_info
+            kept.success = False
+        detail, more = dict(kept.result or {}), dict(new.result or {})
+        for name in _SUMMED:
+            if name in detail or name in more:
+                detail[name] = int(detail.get(name) or 0) + int(more.get(name) or 0)
+        partial = list(detail.get("partial_unexpected_list") or ())
+        room = _PARTIAL_UNEXPECTED - len(partial)
+        if room > 0:
+            partial.extend(list(more.get("partial_unexpected_list") or ())[:room])
+        if "partial_unexpected_list" in detail or "partial_unexpected_list" in more:
+            detail["partial_unexpected_list"] = partial
+        kept.result = detail
+        kept.success = bool(kept.success) and bool(new.success)  # re-judged by _judge
+    return total
+
+
+def _judge(result: Any, parameters: Mapping[str, Any] | None) -> None:
+    """Recompute the percentages and successes of a merged result from its summed counts, as
+    GX judges one batch: the share of unexpected among the rows considered (non-missing) must
+    be at most 1 - mostly; no rows considered passes."""
+    from great_expectations.validator.validator import calc_validation_statistics
+
+    for item in result.results:
+        detail = dict(item.result or {})
+        if detail.get("unexpected_count") is None or (
+            item.exception_info and _exception_messages(item.exception_info)
+        ):
+            continue
+        total = int(detail.get("element_count") or 0)
+        missing = int(detail.get("missing_count") or 0)
+        unexpected = int(detail["unexpected_count"])
+        considered = total - missing
+        percent = unexpected / considered * 100 if considered else None
+        detail["unexpected_percent"] = percent
+        if "unexpected_percent_nonmissing" in detail:
+            detail["unexpected_percent_nonmissing"] = percent
+        if "unexpected_percent_total" in detail:
+            detail["unexpected_percent_total"] = unexpected / total * 100 if total else None
+        if "missing_percent" in detail:
+            detail["missing_percent"] = missing / total * 100 if total else None
+        item.result = detail
+        mostly = _resolved((item.expectation_config.kwargs or {}).get("mostly", 1), parameters)
+        item.success = considered == 0 or (considered - unexpected) / considered >= float(mostly)
+    statistics = calc_validation_statistics(result.results)
+    result.success = statistics.success
+    result.statistics = {
+        "evaluated_expectations": statistics.evaluated_expectations,
+        "successful_expectations": statistics.successful_expectations,
+        "unsuccessful_expectations": statistics.unsuccessful_expectations,
+        "success_percent": statistics.success_percent,
+    }
+
+
+def _resolved(value: Any, parameters: Mapping[str, Any] | None) -> Any:
+    if isinstance(value, Mapping) and "$PARAMETER" in value:
+        return (parameters or {})[str(value["$PARAMETER"])]
+    return 1 if value is None else value
 
 
 @contextmanager

@@ -5,13 +5,15 @@ Every `expectations/<name>.json` whose `meta.asset` names a model asset (e.g.
 not (yet) in the asset graph is skipped, so a suite can be committed before its mart. Raw suites
 (`raw/...`) are run by the raw load assets, file by file, instead.
 
-The check reads the model's columns that the suite uses (orchestration/quality/readers.py),
-validates them with the run's shared Validator, and reports per expectation the observed value
-and failing count. Its severity comes from the suite's meta (verdicts.check_severity): ERROR
-when a failed expectation has severity "error", else WARN. A suite with `meta.blocking: true`
-is a blocking check: when it fails with ERROR, the assets downstream of its model (the copy
-published for BI tools, the report) are not built in that run; the eNPS anonymity suites are,
-since the rule lives only there (dbt does not test it a second time).
+The check validates the model with the run's shared Validator on the engine's route
+(orchestration/quality/readers.py: GX's SQL datasource on PostgreSQL; on DuckDB the suite's
+columns read into GX's pandas datasource, in record batches for long marts) and reports per
+expectation the observed value and failing count. Its severity comes from the suite's meta
+(verdicts.check_severity): ERROR when a failed expectation has severity "error", else WARN. A
+suite with `meta.blocking: true` is a blocking check: when it fails with ERROR, the assets
+downstream of its model (the copy published for BI tools, the report) are not built in that
+run. The suites whose rules dbt does not test a second time block: eNPS anonymity, and the
+ranges and intervals of the NPS marts and facts.
 """
 
 import json
@@ -62,7 +64,7 @@ def suite_parameters(definition: Mapping[str, Any], now: datetime | None = None)
     return parameters
 
 
-def evaluation_metadata(definition: Mapping[str, Any], validation: Any, rows: int) -> dict:
+def evaluation_metadata(definition: Mapping[str, Any], validation: Any, rows: int | None) -> dict:
     """Check metadata: per expectation its observed value and failing count, plus failures."""
     from orchestration.quality.verdicts import expectation_severity
 
@@ -80,6 +82,10 @@ def evaluation_metadata(definition: Mapping[str, Any], validation: Any, rows: in
     failures = validation.failures()
     return {
         "rows": rows,
+        # which GX datasource read the batch (pandas for DuckDB, postgres for PostgreSQL) and
+        # in how many chunks (a long DuckDB mart is validated in record batches)
+        "gx_datasource": validation.datasource,
+        "chunks": validation.chunks,
         "evaluated_expectations": len(validation.outcomes),
         "failed_expectations": len(failures),
         "failed": dg.MetadataValue.json([o.key or o.expectation for o in failures]),
@@ -110,19 +116,18 @@ def _build_check(suite: str, definition: dict[str, Any]) -> dg.AssetChecksDefini
     )
     def _check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
         # imported here: Great Expectations takes seconds to import
-        from orchestration.quality.readers import read_relation
+        from orchestration.quality.readers import validate_relation
         from orchestration.quality.runtime import quality_project_dir, validator_for
         from orchestration.quality.verdicts import check_severity
 
-        frame = read_relation(warehouse.engine, schema, table, definition)
         parameters = suite_parameters(definition)
         validator = validator_for(
             quality_project_dir(context.instance), context.op_execution_context.run_id
         )
-        validation = validator.validate(
-            suite, frame, batch=f"{schema}.{table}", suite_parameters=parameters or None
+        validation = validate_relation(
+            validator, warehouse.engine, schema, table, suite, definition, parameters or None
         )
-        metadata = evaluation_metadata(definition, validation, frame.num_rows)
+        metadata = evaluation_metadata(definition, validation, validation.rows)
         if parameters:
             metadata["suite_parameters"] = dg.MetadataValue.json(
                 {k: str(v) for k, v in parameters.items()}
