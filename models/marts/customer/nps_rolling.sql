@@ -12,8 +12,7 @@
     days from the first recomputed day F (macros/nps_incremental.sql) on, starting the running
     sums from the counts kept on F - 1 (the previous window's too: they are the counts of
     F - 1 - W); it needs the changes dated F - W on (daily counts from F - 2W on). A segment new
-    in this run gets its zero rows for the kept days. Rows are written in calendar_date order,
-    so a query for recent days reads only their row groups. -#}
+    in this run gets its zero rows for the kept days. -#}
 
 {% set keys = nps_segment_key_columns() %}
 {% set max_window = var('nps_rolling_windows') | max %}
@@ -417,7 +416,6 @@ final as (
         {{ nps_statistics_from_measures(with_previous=true) }}
 
     from measured
-    order by calendar_date
 
 )
 
