@@ -117,10 +117,12 @@ segment_day_counts as (
     from segment_days
     inner join segments
         on {{ nps_segment_key('segment_days.') }} = segments.segment_key
+    {%- if first_recomputed_day %}
     where
         segment_days.response_date >= cast({{ dbt.dateadd(
-            'day', -2 * max_window, '(select first_recomputed_date from bounds)'
+            'day', -2 * max_window, first_recomputed_day
         ) }} as date)
+    {%- endif %}
 
 ),
 
@@ -230,7 +232,9 @@ grid_rows as (
         0 as previous_detractors_change
 
     from changes
+    {%- if first_recomputed_day %}
     where calendar_date >= (select bounds.first_recomputed_date from bounds)
+    {%- endif %}
 
     union all
 
@@ -250,10 +254,10 @@ grid_rows as (
         detractors_change as previous_detractors_change
 
     from changes
+    {%- if first_recomputed_day %}
     where
         cast({{ dbt.dateadd('day', 'window_days', 'calendar_date') }} as date)
         > (select bounds.first_recomputed_date from bounds)
-    {%- if first_recomputed_day %}
 
     union all
 
@@ -323,12 +327,13 @@ daily_changes as (
         calendar_date,
         window_days,
         variant_id,
-        sum(promoters_change) as promoters_change,
-        sum(passives_change) as passives_change,
-        sum(detractors_change) as detractors_change,
-        sum(previous_promoters_change) as previous_promoters_change,
-        sum(previous_passives_change) as previous_passives_change,
-        sum(previous_detractors_change) as previous_detractors_change
+        -- integer: the window below buffers every row, and a sum of bigints is 16 bytes wide
+        cast(sum(promoters_change) as integer) as promoters_change,
+        cast(sum(passives_change) as integer) as passives_change,
+        cast(sum(detractors_change) as integer) as detractors_change,
+        cast(sum(previous_promoters_change) as integer) as previous_promoters_change,
+        cast(sum(previous_passives_change) as integer) as previous_passives_change,
+        cast(sum(previous_detractors_change) as integer) as previous_detractors_change
 
     from grid_rows
     where calendar_date <= (select bounds.last_date from bounds)
