@@ -66,11 +66,7 @@ bounds as (
     select
         min(response_date) as first_date,
         max(response_date) as last_date,
-        {%- if first_recomputed_day %}
-        greatest(min(response_date), {{ first_recomputed_day }}) as first_recomputed_date
-        {%- else %}
-        min(response_date) as first_recomputed_date
-        {%- endif %}
+        greatest(min(response_date), {{ first_recomputed_day or 'min(response_date)' }}) as first_recomputed_date
 
     from segment_days
 
@@ -341,7 +337,7 @@ daily_changes as (
 
 ),
 
-windowed as (
+running_sums as (
 
     select
         segment_id,
@@ -361,6 +357,12 @@ windowed as (
         order by calendar_date
         rows between unbounded preceding and current row
     )
+
+),
+
+windowed as (
+
+    select * from running_sums
     {%- if first_recomputed_day %}
 
     union all
