@@ -244,12 +244,13 @@ def incremental_history(tmp_path_factory: pytest.TempPathFactory) -> dict:
     load(warehouse, landing, "day4", start + timedelta(days=3))
     dbt_run_customer(warehouse)
 
-    # day 5: a late response on an old day, 2025-01-15, for a product never seen before (a
-    # new segment); nps_rolling recomputes that day on, and keeps the days before it
+    # day 5: a late response on an old day, 2024-11-20, for a product never seen before (a
+    # new segment); nps_rolling recomputes that day on, and keeps the days before it (every
+    # run also reprocesses 2024-12-24: A5's copy there shares its id with a lookback day)
     rolling_before = query(warehouse, ROLLING_SNAPSHOT)
     write_csv(
-        nps / "late" / "2025-01-15_late.csv",
-        [row("N1", "2025-01-15", 10, "C9").replace(",groceries", ",furniture")],
+        nps / "late" / "2024-11-20_late.csv",
+        [row("N1", "2024-11-20", 10, "C9").replace(",groceries", ",furniture")],
     )
     load(warehouse, landing, "day5", start + timedelta(days=4))
     dbt_run_customer(warehouse)
@@ -326,7 +327,7 @@ def test_late_changed_and_backfill_files_reach_the_marts(incremental_history: di
         warehouse,
         "select count(distinct response_date) from marts.nps_daily "
         "where response_date < '2025-02-26'",
-    ) == [(73,)]
+    ) == [(74,)]  # 73 days of the backfill and N1's 2024-11-20
     duplicates = query(
         warehouse, "select response_id, source_file from marts.nps_duplicates order by 1, 2"
     )
@@ -377,7 +378,7 @@ def test_partition_vars_are_validated(tmp_path: Path) -> None:
 
 def test_late_response_recomputes_rolling_days_from_its_day_on(incremental_history: dict) -> None:
     state = incremental_history["states"]["late_old_day"]
-    late_day = date(2025, 1, 15)
+    late_day = date(2024, 11, 20)
     # the affected days start at the late response's day (the lookback days are later)
     assert state["recomputed_from"] == [(late_day,)]
     before = {tuple(r[:9]): r for r in state["before"]}
@@ -392,10 +393,10 @@ def test_late_response_recomputes_rolling_days_from_its_day_on(incremental_histo
         k[0]: (before[k][9], after[k][9])
         for k in after
         if k[1:] == (7, "all_responses", "all", None, None, None, "all", "all")
-        and date(2025, 1, 14) <= k[0] <= date(2025, 1, 22)
+        and date(2024, 11, 19) <= k[0] <= date(2024, 11, 27)
     }
     assert all(
-        new - old == (1 if date(2025, 1, 15) <= day <= date(2025, 1, 21) else 0)
+        new - old == (1 if date(2024, 11, 20) <= day <= date(2024, 11, 26) else 0)
         for day, (old, new) in responses.items()
     ), responses
     # the new segment (product furniture) has a row for every day of every window and variant,
