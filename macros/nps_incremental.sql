@@ -15,6 +15,12 @@
        next run redoes its days.
     3. A reprocessed day replaces its rows: strategy delete+insert keyed on the day, and a
        pre-hook that first deletes the days (a day that lost all its rows has nothing to insert).
+    4. int_nps_responses_aggregated, the first model of the NPS analytics chain, logs the days it
+       reprocesses (its step-2 days plus the days whose totals no longer match
+       fct_nps_responses) in `intermediate.nps_reprocessed_days`. The models after it in the
+       chain (int_nps_segment_days_rolled_up, int_nps_responses_sequenced,
+       int_nps_latest_changes_rolled_up, nps_rolling) reprocess what that log holds since their
+       own watermark, plus the partition range: one place decides what changed.
 
     Signatures (stable):
         nps_incremental_strategy()        -> 'delete+insert' (spark: 'insert_overwrite')
@@ -28,6 +34,17 @@
                                           Spark runs a hook as a single statement)
         nps_delete_reprocessed_days(day_column, recount_from=none)  pre-hook
         nps_record_processed()            post-hook
+        nps_reprocessed_days_relation()   -> the log of step 4
+        nps_create_reprocessed_days_log() pre-hook
+        nps_log_reprocessed_days(recount_from=none)  pre-hook: logs nps_reprocessed_days()
+        nps_logged_days()                 -> select of response_date this run logged for this model
+        nps_delete_logged_days(day_column)  pre-hook
+        nps_upstream_days(upstream)       -> select of response_date: days `upstream` logged after
+                                             this model's watermark, plus the partition range
+        nps_delete_upstream_days(day_column, upstream)  pre-hook
+        nps_delete_unreplaced_rows(day_column, upstream)  post-hook (model with `_processed_at`)
+        nps_delete_from_first_upstream_day(day_column, upstream)  pre-hook
+        nps_first_upstream_day(upstream)  -> SQL date: the earliest of nps_upstream_days (null: none)
 -#}
 
 {% macro nps_incremental_strategy() -%}
@@ -175,4 +192,158 @@
 {% macro nps_record_processed() -%}
     insert into {{ nps_warehouse.nps_incremental_state_relation() }} (model_name, processed_at)
     values ('{{ this.identifier }}', {{ nps_warehouse.nps_processed_at() }})
+{%- endmacro %}
+
+
+{% macro nps_reprocessed_days_relation() -%}
+    {{ return(api.Relation.create(
+        database=this.database,
+        schema='intermediate',
+        identifier='nps_reprocessed_days',
+    )) }}
+{%- endmacro %}
+
+{% macro nps_create_reprocessed_days_log() -%}
+    create table if not exists {{ nps_warehouse.nps_reprocessed_days_relation() }} (
+        model_name {{ dbt.type_string() }},
+        response_date date,
+        processed_at {{ nps_warehouse.type_timestamp_tz() }}
+    )
+{%- endmacro %}
+
+{#- pre-hook, before the model's query: the days this run reprocesses, computed once and logged
+    for the model and the models after it (a failed run rolls its log back with its rows). -#}
+{% macro nps_log_reprocessed_days(recount_from=none) -%}
+    {%- if is_incremental() -%}
+        insert into {{ nps_warehouse.nps_reprocessed_days_relation() }} (model_name, response_date, processed_at)
+        select distinct
+            '{{ this.identifier }}',
+            reprocessed.response_date,
+            {{ nps_warehouse.nps_processed_at() }}
+        from ({{ nps_warehouse.nps_reprocessed_days(recount_from) }}) as reprocessed
+        where reprocessed.response_date is not null
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro nps_logged_days() -%}
+    select logged.response_date
+    from {{ nps_warehouse.nps_reprocessed_days_relation() }} as logged
+    where
+        logged.model_name = '{{ this.identifier }}'
+        and logged.processed_at = {{ nps_warehouse.nps_processed_at() }}
+{%- endmacro %}
+
+{% macro nps_delete_logged_days(day_column) -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }}
+        where {{ day_column }} in ({{ nps_warehouse.nps_logged_days() }})
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The days a model after `upstream` (a model that logs its days) reprocesses: every day
+    upstream logged after this model's own watermark (several runs' worth if this model failed
+    or was skipped since), plus the partition range. -#}
+{% macro nps_upstream_days(upstream) -%}
+    {%- set range = nps_warehouse.nps_partition_range() -%}
+    select logged.response_date
+    from {{ nps_warehouse.nps_reprocessed_days_relation() }} as logged
+    where
+        logged.model_name = '{{ upstream }}'
+        and logged.processed_at > coalesce(
+            (
+                select max(state.processed_at)
+                from {{ nps_warehouse.nps_incremental_state_relation() }} as state
+                where state.model_name = '{{ this.identifier }}'
+            ),
+            cast('1900-01-01 00:00:00+00:00' as {{ nps_warehouse.type_timestamp_tz() }})
+        )
+    {%- if range %}
+    union
+    select calendar_date as response_date
+    from (
+        {{ nps_warehouse.nps_day_spine(
+            "cast('" ~ range[0] ~ "' as date)",
+            "cast('" ~ range[1] ~ "' as date)",
+        ) }}
+    ) as partition_days
+    {%- endif %}
+{%- endmacro %}
+
+{% macro nps_delete_upstream_days(day_column, upstream) -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }}
+        where {{ day_column }} in ({{ nps_warehouse.nps_upstream_days(upstream) }})
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro nps_first_upstream_day(upstream) -%}
+    (select min(upstream_days.response_date) from ({{ nps_warehouse.nps_upstream_days(upstream) }}) as upstream_days)
+{%- endmacro %}
+
+{#- post-hook of a model replacing rows by another key than the day: rows on the upstream days
+    that this run did not rewrite (their key had nothing left to insert) are gone upstream. -#}
+{% macro nps_delete_unreplaced_rows(day_column, upstream) -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }}
+        where
+            {{ day_column }} in ({{ nps_warehouse.nps_upstream_days(upstream) }})
+            and _processed_at <> {{ nps_warehouse.nps_processed_at() }}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro nps_delete_from_first_upstream_day(day_column, upstream) -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }}
+        where {{ day_column }} >= {{ nps_warehouse.nps_first_upstream_day(upstream) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- nps_rolling (incremental): the first calendar day a run recomputes, as a SQL date expression
+    (a literal, computed once by query before the model's pre-hooks change anything; none when
+    not incremental). A change on day d moves window counts from d on only, so: the first day
+    int_nps_responses_aggregated reprocessed, or the day after the last one built (days added at
+    the end, with any gap), or the first day altogether when the table is empty or a segment
+    lost every response (its rows must go). -#}
+{% macro nps_rolling_first_recomputed_day() -%}
+    {%- if not (execute and is_incremental()) -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set segment_days = ref('int_nps_segment_days_rolled_up') -%}
+    {%- set found = run_query(
+        "select cast(least(
+            " ~ nps_warehouse.nps_first_upstream_day('int_nps_responses_aggregated') ~ ",
+            coalesce(
+                cast(" ~ dbt.dateadd('day', 1, '(select max(built.calendar_date) from ' ~ this ~ ' as built)') ~ " as date),
+                (select min(days.response_date) from " ~ segment_days ~ " as days)
+            ),
+            case when exists (
+                select 1
+                from " ~ this ~ " as built
+                where
+                    built.calendar_date = (select max(last_built.calendar_date) from " ~ this ~ " as last_built)
+                    and " ~ nps_warehouse.nps_segment_key('built.') ~ " not in (
+                        select " ~ nps_warehouse.nps_segment_key('days.') ~ " from " ~ segment_days ~ " as days
+                    )
+            ) then (select min(days.response_date) from " ~ segment_days ~ " as days) end
+        ) as " ~ dbt.type_string() ~ ")"
+    ) -%}
+    {%- set first_day = found.columns[0].values()[0] -%}
+    {%- if first_day is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return("cast('" ~ first_day ~ "' as date)") }}
+{%- endmacro %}
+
+{#- nps_rolling pre-hook: the recomputed days go, and the days before the first response. -#}
+{% macro nps_rolling_delete_recomputed_days() -%}
+    {%- if is_incremental() -%}
+        {%- set first_day = nps_warehouse.nps_rolling_first_recomputed_day() -%}
+        delete from {{ this }}
+        where
+            {%- if first_day %}
+            calendar_date >= {{ first_day }} or
+            {%- endif %}
+            calendar_date < (select min(days.response_date) from {{ ref('int_nps_segment_days_rolled_up') }} as days)
+            or not exists (select 1 from {{ ref('int_nps_segment_days_rolled_up') }})
+    {%- endif -%}
 {%- endmacro %}

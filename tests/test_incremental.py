@@ -31,8 +31,22 @@ DBT = str(Path(sys.executable).parent / "dbt")
 HEADER = (
     "response_id,survey_id,respondent_id,submitted_at,score,channel,touchpoint,branch_id,product"
 )
-# columns that hold the moment a mart was evaluated, not data
-RUN_TIME_COLUMNS = {"evaluated_at", "evaluated_on"}
+# columns that hold the moment a mart was evaluated or a row processed, not data
+RUN_TIME_COLUMNS = {"evaluated_at", "evaluated_on", "_processed_at"}
+# incremental intermediates (not marts) that must equal a full refresh too
+COMPARED_INTERMEDIATES = (
+    "int_nps_responses_aggregated",
+    "int_nps_segment_days_rolled_up",
+    "int_nps_responses_sequenced",
+    "int_nps_latest_changes_rolled_up",
+)
+ROLLING_KEY = (
+    "calendar_date, window_days, variant, hierarchy_level, region, district, branch_id, "
+    "segment_type, segment_value"
+)
+ROLLING_SNAPSHOT = (
+    f"select {ROLLING_KEY}, responses, * from marts.nps_rolling order by {ROLLING_KEY}"
+)
 
 
 def write_csv(path: Path, rows: list[str]) -> None:
@@ -100,31 +114,34 @@ def query(warehouse: Path, sql: str) -> list[tuple]:
 
 
 def assert_marts_equal(incremental: Path, full: Path) -> list[str]:
-    """Every table of the marts schema: same columns, same rows (doubles to 1e-9)."""
+    """Every table of the marts schema and the incremental intermediates: same columns, same
+    rows (doubles to 1e-9)."""
     conn = duckdb.connect()
     conn.execute(f"attach '{incremental}' as inc (read_only)")
     conn.execute(f"attach '{full}' as full_refresh (read_only)")
     tables = [
-        name
+        f"marts.{name}"
         for (name,) in conn.execute(
             "select table_name from information_schema.tables "
             "where table_catalog = 'full_refresh' and table_schema = 'marts' "
             "and table_type = 'BASE TABLE' order by 1"
         ).fetchall()
-    ]
+    ] + [f"intermediate.{name}" for name in COMPARED_INTERMEDIATES]
     for table in tables:
+        schema, name = table.split(".")
         columns = conn.execute(
             "select column_name, data_type from information_schema.columns "
-            "where table_catalog = 'full_refresh' and table_schema = 'marts' "
+            "where table_catalog = 'full_refresh' and table_schema = ? "
             "and table_name = ? order by ordinal_position",
-            [table],
+            [schema, name],
         ).fetchall()
         inc_columns = conn.execute(
             "select column_name, data_type from information_schema.columns "
-            "where table_catalog = 'inc' and table_schema = 'marts' "
+            "where table_catalog = 'inc' and table_schema = ? "
             "and table_name = ? order by ordinal_position",
-            [table],
+            [schema, name],
         ).fetchall()
+        assert columns, table
         assert inc_columns == columns, table
         select = ", ".join(
             f"round({name}, 9) as {name}" if kind in ("DOUBLE", "FLOAT") else name
@@ -132,18 +149,18 @@ def assert_marts_equal(incremental: Path, full: Path) -> list[str]:
             if name not in RUN_TIME_COLUMNS
         )
         counts = [
-            conn.execute(f"select count(*) from {db}.marts.{table}").fetchall()[0][0]
+            conn.execute(f"select count(*) from {db}.{table}").fetchall()[0][0]
             for db in ("inc", "full_refresh")
         ]
         assert counts[0] == counts[1], f"{table}: {counts[0]} rows incremental, {counts[1]} full"
         for first, second in (("inc", "full_refresh"), ("full_refresh", "inc")):
             extra = conn.execute(
-                f"select {select} from {first}.marts.{table} "
-                f"except all select {select} from {second}.marts.{table} limit 5"
+                f"select {select} from {first}.{table} "
+                f"except all select {select} from {second}.{table} limit 5"
             ).fetchall()
             assert not extra, f"{table}: rows only in {first}: {extra}"
     conn.close()
-    return tables
+    return [table.split(".")[1] for table in tables]
 
 
 @pytest.fixture(scope="module")
@@ -227,10 +244,31 @@ def incremental_history(tmp_path_factory: pytest.TempPathFactory) -> dict:
     load(warehouse, landing, "day4", start + timedelta(days=3))
     dbt_run_customer(warehouse)
 
+    # day 5: a late response on an old day, 2024-11-20, for a product never seen before (a
+    # new segment); nps_rolling recomputes that day on, and keeps the days before it (every
+    # run also reprocesses 2024-12-24: A5's copy there shares its id with a lookback day)
+    rolling_before = query(warehouse, ROLLING_SNAPSHOT)
+    write_csv(
+        nps / "late" / "2024-11-20_late.csv",
+        [row("N1", "2024-11-20", 10, "C9").replace(",groceries", ",furniture")],
+    )
+    load(warehouse, landing, "day5", start + timedelta(days=4))
+    dbt_run_customer(warehouse)
+    states["late_old_day"] = {
+        "before": rolling_before,
+        "after": query(warehouse, ROLLING_SNAPSHOT),
+        "recomputed_from": query(
+            warehouse,
+            "select min(response_date) from intermediate.nps_reprocessed_days "
+            "where processed_at = "
+            "(select max(processed_at) from intermediate.nps_reprocessed_days)",
+        ),
+    }
+
     # X6 is forgotten: their only response (L1) was the only one of 2025-02-27
     forget_respondent(warehouse, "X6")
 
-    # day 5: nothing new arrives; the Dagster half re-runs a partition range
+    # day 6: nothing new arrives; the Dagster half re-runs a partition range
     dbt_build(
         warehouse, "--vars", "{nps_partition_start: '2024-06-01', nps_partition_end: '2024-06-30'}"
     )
@@ -289,7 +327,7 @@ def test_late_changed_and_backfill_files_reach_the_marts(incremental_history: di
         warehouse,
         "select count(distinct response_date) from marts.nps_daily "
         "where response_date < '2025-02-26'",
-    ) == [(73,)]
+    ) == [(74,)]  # 73 days of the backfill and N1's 2024-11-20
     duplicates = query(
         warehouse, "select response_id, source_file from marts.nps_duplicates order by 1, 2"
     )
@@ -336,3 +374,35 @@ def test_partition_vars_are_validated(tmp_path: Path) -> None:
     )
     assert completed.returncode != 0
     assert "nps_partition_start and nps_partition_end go together" in completed.stdout
+
+
+def test_late_response_recomputes_rolling_days_from_its_day_on(incremental_history: dict) -> None:
+    state = incremental_history["states"]["late_old_day"]
+    late_day = date(2024, 11, 20)
+    # the affected days start at the late response's day (the lookback days are later)
+    assert state["recomputed_from"] == [(late_day,)]
+    before = {tuple(r[:9]): r for r in state["before"]}
+    after = {tuple(r[:9]): r for r in state["after"]}
+    # the days before it are kept as they were; every old row is still there
+    assert {k: v for k, v in after.items() if k[0] < late_day and k in before} == {
+        k: v for k, v in before.items() if k[0] < late_day
+    }
+    assert set(before) <= set(after)
+    # the company-wide 7-day window counts it from its day to 6 days later, not after
+    responses = {
+        k[0]: (before[k][9], after[k][9])
+        for k in after
+        if k[1:] == (7, "all_responses", "all", None, None, None, "all", "all")
+        and date(2024, 11, 19) <= k[0] <= date(2024, 11, 27)
+    }
+    assert all(
+        new - old == (1 if date(2024, 11, 20) <= day <= date(2024, 11, 26) else 0)
+        for day, (old, new) in responses.items()
+    ), responses
+    # the new segment (product furniture) has a row for every day of every window and variant,
+    # zero before its first response
+    furniture = [r for k, r in after.items() if k[7:] == ("product", "furniture")]
+    days = {k[0] for k in after}
+    assert len(furniture) == len(days) * 4 * 2 * 4  # x windows x variants x hierarchy levels
+    assert all(r[9] == 0 for r in furniture if r[0] < late_day)
+    assert any(r[9] == 1 for r in furniture if r[0] == late_day)

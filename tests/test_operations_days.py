@@ -25,6 +25,13 @@ from orchestration.sensors import FAILURE_SENSOR, landing_files_sensor, run_fail
 RAW = dg.AssetKey(["raw", "nps_responses"])
 FACT = dg.AssetKey(["marts", "fct_nps_responses"])
 COMPARED_MARTS = ("fct_nps_responses", "nps_daily", "nps_rolling")
+# the incremental models between the facts and nps_rolling (_processed_at: when, not what)
+COMPARED_INTERMEDIATES = (
+    "int_nps_responses_aggregated",
+    "int_nps_segment_days_rolled_up",
+    "int_nps_responses_sequenced",
+    "int_nps_latest_changes_rolled_up",
+)
 HEADER = "response_id,survey_id,respondent_id,submitted_at,score,branch_id\n"
 
 
@@ -55,10 +62,16 @@ class Scenario:
 
 def marts(warehouse: Path) -> dict[str, list[tuple]]:
     with duckdb.connect(str(warehouse), read_only=True) as conn:
-        return {
+        compared = {
             name: conn.execute(f"select * from marts.{name} order by all").fetchall()
             for name in COMPARED_MARTS
         }
+        for name in COMPARED_INTERMEDIATES:
+            compared[name] = conn.execute(
+                "select columns(lambda c: c <> '_processed_at') "
+                f"from intermediate.{name} order by all"
+            ).fetchall()
+        return compared
 
 
 def selection() -> list[dg.AssetKey]:

@@ -5,15 +5,41 @@
     exactly when r.response_date <= D < least(r.response_date + W, r.next_response_date): it is
     then in the window and no later answer of the respondent is. So r adds +1 (to its category)
     on its response_date and -1 on that end date; per segment, window and day these changes are
-    summed here, and the running sum of the changes up to D is the window's count on D. -#}
+    summed here, and the running sum of the changes up to D is the window's count on D.
+
+    Incremental: a response changed on day d (or a respondent's answer added or removed there)
+    only moves changes dated d or later: its own, and the -1 of the respondent's previous
+    answer, which ended at d at the earliest. So a run recomputes the changes dated from the
+    first day int_nps_responses_aggregated reprocessed (macros/nps_incremental.sql) on, from
+    the responses of the longest window before that day on. -#}
 
 {% set window_end = 'cast(' ~ dbt.dateadd('day', 'windows.window_days', 'day_latest.response_date') ~ ' as date)' %}
+{% set first_changed_day = nps_first_upstream_day('int_nps_responses_aggregated') %}
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy=nps_incremental_strategy(),
+        on_schema_change='fail',
+        pre_hook=[
+            "{{ nps_create_incremental_state() }}",
+            "{{ nps_create_reprocessed_days_log() }}",
+            "{{ nps_delete_from_first_upstream_day('change_date', 'int_nps_responses_aggregated') }}",
+        ],
+        post_hook="{{ nps_record_processed() }}",
+    )
+}}
 
 with
 
 sequenced as (
 
     select * from {{ ref('int_nps_responses_sequenced') }}
+    {%- if is_incremental() %}
+    where response_date >= cast({{ dbt.dateadd(
+        'day', -(var('nps_rolling_windows') | max), first_changed_day
+    ) }} as date)
+    {%- endif %}
 
 ),
 
@@ -99,6 +125,9 @@ edges_aggregated as (
         sum(detractors_change) as detractors_change
 
     from edges
+    {%- if is_incremental() %}
+    where change_date >= {{ first_changed_day }}
+    {%- endif %}
     group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
 
 ),

@@ -1,13 +1,51 @@
 {#- Each response with its respondent's next answer, for "latest response per respondent".
     A respondent without respondent_id is one respondent per response (nothing ties them). Of
     several answers on one day only the last (by submitted_at, then response_id) is the day's
-    latest; next_response_date is the respondent's next day with an answer. -#}
+    latest; next_response_date is the respondent's next day with an answer.
+
+    Incremental by respondent: a changed day (macros/nps_incremental.sql, the days
+    int_nps_responses_aggregated reprocessed) can change the sequence of every respondent who
+    answered on it, before or after the change, so those respondents' rows are recomputed from
+    all their responses and replace their old rows (delete+insert on respondent_key). A
+    post-hook removes the old rows left on a changed day by respondents with no response left. -#}
+
+{% set respondent_key = "coalesce(respondent_id, 'response:' || response_id)" %}
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy=nps_incremental_strategy(),
+        unique_key='respondent_key',
+        on_schema_change='fail',
+        pre_hook=[
+            "{{ nps_create_incremental_state() }}",
+            "{{ nps_create_reprocessed_days_log() }}",
+        ],
+        post_hook=[
+            "{{ nps_delete_unreplaced_rows('response_date', 'int_nps_responses_aggregated') }}",
+            "{{ nps_record_processed() }}",
+        ],
+    )
+}}
+
+-- depends_on: {{ ref('int_nps_responses_aggregated') }}
 
 with
 
 responses as (
 
     select * from {{ ref('fct_nps_responses') }}
+    {%- if is_incremental() %}
+    where {{ respondent_key }} in (
+        select {{ respondent_key }}
+        from {{ ref('fct_nps_responses') }}
+        where response_date in ({{ nps_upstream_days('int_nps_responses_aggregated') }})
+        union
+        select previous.respondent_key
+        from {{ this }} as previous
+        where previous.response_date in ({{ nps_upstream_days('int_nps_responses_aggregated') }})
+    )
+    {%- endif %}
 
 ),
 
@@ -15,7 +53,7 @@ keyed as (
 
     select
         response_id,
-        coalesce(respondent_id, 'response:' || response_id) as respondent_key,
+        {{ respondent_key }} as respondent_key,
         submitted_at,
         response_date,
         region,
@@ -30,9 +68,10 @@ keyed as (
         is_passive,
         is_detractor,
         row_number() over (
-            partition by coalesce(respondent_id, 'response:' || response_id), response_date
+            partition by {{ respondent_key }}, response_date
             order by submitted_at desc, response_id desc
-        ) = 1 as is_day_latest
+        ) = 1 as is_day_latest,
+        {{ nps_processed_at() }} as _processed_at
 
     from responses
 

@@ -6,9 +6,31 @@
     respondent changes come from int_nps_latest_changes_rolled_up. The previous (adjacent)
     window's counts on day D are the counts on D - W, i.e. the same changes shifted by W days.
     So the cost grows with days x segments x windows; no response is joined to the days of its
-    window. The heavy part runs on an integer segment_id; the key columns are joined back last. -#}
+    window. The heavy part runs on an integer segment_id; the key columns are joined back last.
+
+    Incremental: a change on day d moves the counts of days >= d only, so a run recomputes the
+    days from the first recomputed day F (macros/nps_incremental.sql) on, starting the running
+    sums from the counts kept on F - 1 (the previous window's too: they are the counts of
+    F - 1 - W); it needs the changes dated F - W on (daily counts from F - 2W on). A segment new
+    in this run gets its zero rows for the kept days. -#}
 
 {% set keys = nps_segment_key_columns() %}
+{% set max_window = var('nps_rolling_windows') | max %}
+{% set first_recomputed_day = nps_rolling_first_recomputed_day() %}
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy=nps_incremental_strategy(),
+        on_schema_change='fail',
+        pre_hook=[
+            "{{ nps_create_incremental_state() }}",
+            "{{ nps_create_reprocessed_days_log() }}",
+            "{{ nps_rolling_delete_recomputed_days() }}",
+        ],
+        post_hook="{{ nps_record_processed() }}",
+    )
+}}
 
 with
 
@@ -21,6 +43,9 @@ segment_days as (
 latest_changes as (
 
     select * from {{ ref('int_nps_latest_changes_rolled_up') }}
+    {%- if first_recomputed_day %}
+    where change_date >= cast({{ dbt.dateadd('day', -max_window, first_recomputed_day) }} as date)
+    {%- endif %}
 
 ),
 
@@ -40,7 +65,8 @@ bounds as (
 
     select
         min(response_date) as first_date,
-        max(response_date) as last_date
+        max(response_date) as last_date,
+        greatest(min(response_date), {{ first_recomputed_day or 'min(response_date)' }}) as first_recomputed_date
 
     from segment_days
 
@@ -48,7 +74,10 @@ bounds as (
 
 calendar as (
 
-    {{ nps_day_spine('(select first_date from bounds)', '(select last_date from bounds)') }}
+    {{ nps_day_spine(
+        '(select first_recomputed_date from bounds)',
+        '(select last_date from bounds)',
+    ) }}
 
 ),
 
@@ -84,6 +113,12 @@ segment_day_counts as (
     from segment_days
     inner join segments
         on {{ nps_segment_key('segment_days.') }} = segments.segment_key
+    {%- if first_recomputed_day %}
+    where
+        segment_days.response_date >= cast({{ dbt.dateadd(
+            'day', -2 * max_window, first_recomputed_day
+        ) }} as date)
+    {%- endif %}
 
 ),
 
@@ -136,6 +171,48 @@ changes as (
 
 ),
 
+{%- if first_recomputed_day %}
+
+kept_counts as (
+
+    -- the counts on the day before the recomputed days, where the running sums start from
+    select
+        segments.segment_id,
+        kept.window_days,
+        case kept.variant when 'all_responses' then 0 else 1 end as variant_id,
+        kept.promoters,
+        kept.passives,
+        kept.detractors
+
+    from {{ this }} as kept
+    inner join segments
+        on {{ nps_segment_key('kept.') }} = segments.segment_key
+    where kept.calendar_date = cast({{ dbt.dateadd('day', -1, first_recomputed_day) }} as date)
+
+),
+
+new_segments as (
+
+    select segments.segment_id
+    from segments
+    where not exists (
+        select 1
+        from kept_counts
+        where kept_counts.segment_id = segments.segment_id
+    )
+
+),
+
+kept_calendar as (
+
+    {{ nps_day_spine(
+        '(select first_date from bounds)',
+        'cast(' ~ dbt.dateadd('day', -1, '(select first_recomputed_date from bounds)') ~ ' as date)',
+    ) }}
+
+),
+{%- endif %}
+
 grid_rows as (
 
     select
@@ -151,10 +228,15 @@ grid_rows as (
         0 as previous_detractors_change
 
     from changes
+    {%- if first_recomputed_day %}
+    where calendar_date >= (select bounds.first_recomputed_date from bounds)
+    {%- endif %}
 
     union all
 
-    -- the previous window's counts on day D are this window's counts on D - window_days
+    -- the previous window's counts on day D are this window's counts on D - window_days: the
+    -- changes shifted by window_days; those landing on the first recomputed day F or before
+    -- are in its starting count (below)
     select
         segment_id,
         cast({{ dbt.dateadd('day', 'window_days', 'calendar_date') }} as date) as calendar_date,
@@ -168,6 +250,49 @@ grid_rows as (
         detractors_change as previous_detractors_change
 
     from changes
+    {%- if first_recomputed_day %}
+    where
+        cast({{ dbt.dateadd('day', 'window_days', 'calendar_date') }} as date)
+        > (select bounds.first_recomputed_date from bounds)
+
+    union all
+
+    -- starting counts on F: the counts kept on F - 1; the previous window's are those minus
+    -- the changes of the last window_days - 1 days before F
+    select
+        segment_id,
+        (select bounds.first_recomputed_date from bounds) as calendar_date,
+        window_days,
+        variant_id,
+        promoters as promoters_change,
+        passives as passives_change,
+        detractors as detractors_change,
+        promoters as previous_promoters_change,
+        passives as previous_passives_change,
+        detractors as previous_detractors_change
+
+    from kept_counts
+
+    union all
+
+    select
+        segment_id,
+        (select bounds.first_recomputed_date from bounds) as calendar_date,
+        window_days,
+        variant_id,
+        0 as promoters_change,
+        0 as passives_change,
+        0 as detractors_change,
+        -promoters_change as previous_promoters_change,
+        -passives_change as previous_passives_change,
+        -detractors_change as previous_detractors_change
+
+    from changes
+    where
+        calendar_date < (select bounds.first_recomputed_date from bounds)
+        and cast({{ dbt.dateadd('day', 'window_days', 'calendar_date') }} as date)
+        > (select bounds.first_recomputed_date from bounds)
+    {%- endif %}
 
     union all
 
@@ -198,12 +323,13 @@ daily_changes as (
         calendar_date,
         window_days,
         variant_id,
-        sum(promoters_change) as promoters_change,
-        sum(passives_change) as passives_change,
-        sum(detractors_change) as detractors_change,
-        sum(previous_promoters_change) as previous_promoters_change,
-        sum(previous_passives_change) as previous_passives_change,
-        sum(previous_detractors_change) as previous_detractors_change
+        -- integer: the window below buffers every row, and a sum of bigints is 16 bytes wide
+        cast(sum(promoters_change) as integer) as promoters_change,
+        cast(sum(passives_change) as integer) as passives_change,
+        cast(sum(detractors_change) as integer) as detractors_change,
+        cast(sum(previous_promoters_change) as integer) as previous_promoters_change,
+        cast(sum(previous_passives_change) as integer) as previous_passives_change,
+        cast(sum(previous_detractors_change) as integer) as previous_detractors_change
 
     from grid_rows
     where calendar_date <= (select bounds.last_date from bounds)
@@ -211,7 +337,7 @@ daily_changes as (
 
 ),
 
-windowed as (
+running_sums as (
 
     select
         segment_id,
@@ -231,6 +357,34 @@ windowed as (
         order by calendar_date
         rows between unbounded preceding and current row
     )
+
+),
+
+windowed as (
+
+    select * from running_sums
+    {%- if first_recomputed_day %}
+
+    union all
+
+    -- a segment new in this run: zero rows for the kept days
+    select
+        new_segments.segment_id,
+        kept_calendar.calendar_date,
+        windows.window_days,
+        variants.variant_id,
+        0 as promoters,
+        0 as passives,
+        0 as detractors,
+        0 as previous_promoters,
+        0 as previous_passives,
+        0 as previous_detractors
+
+    from new_segments
+    cross join kept_calendar
+    cross join windows
+    cross join variants
+    {%- endif %}
 
 ),
 
