@@ -24,6 +24,7 @@
 
     Signatures (stable):
         nps_incremental_strategy()        -> 'delete+insert' (spark: 'insert_overwrite')
+        nps_check_incremental_run()       fails an incremental run where unsupported (spark, for now)
         nps_partition_range()             -> none or [start, end] ('YYYY-MM-DD', validated)
         nps_lookback_days()               -> int >= 0
         nps_processed_at()                -> SQL timestamp of this run (dbt's run_started_at)
@@ -104,9 +105,29 @@
     )) }}
 {%- endmacro %}
 
+{#- Fails the run where incremental runs are not supported yet (Spark: no delete, and an
+    insert_overwrite of an unpartitioned table would replace every row with the batch). Called
+    by every incremental path (nps_forced_days). -#}
+{% macro nps_check_incremental_run() -%}
+    {{ return(adapter.dispatch('nps_check_incremental_run', 'nps_warehouse')()) }}
+{%- endmacro %}
+
+{% macro default__nps_check_incremental_run() -%}
+{%- endmacro %}
+
+{% macro spark__nps_check_incremental_run() -%}
+    {%- if execute and is_incremental() -%}
+        {{ exceptions.raise_compiler_error(
+            this ~ ': incremental runs are not supported on Spark yet (README, "Scaling out"): '
+            ~ 'run `dbt build --full-refresh`'
+        ) }}
+    {%- endif -%}
+{%- endmacro %}
+
 {#- The days a run reprocesses whatever changed: the partition range, and the lookback (the
     newest day, a SQL date expression, and the nps_lookback_days before it). -#}
 {% macro nps_forced_days(newest_date) -%}
+    {%- do nps_warehouse.nps_check_incremental_run() -%}
     {%- set range = nps_warehouse.nps_partition_range() -%}
     {%- set lookback = nps_warehouse.nps_lookback_days() -%}
     select calendar_date as response_date

@@ -193,7 +193,8 @@ def wave_links(warehouse: Path) -> dict:
             "from marts.enps_rolling as r "
             "join (select distinct survey_wave, wave_ended_on from "
             "people_restricted.int_enps_wave_groups) as w "
-            "on w.wave_ended_on > r.window_end - r.window_days and w.wave_ended_on <= r.window_end"
+            "on w.wave_ended_on > r.window_end - r.window_days and w.wave_ended_on <= r.window_end "
+            "order by 1, 2, 3"
         ).fetchall()
     links: dict = defaultdict(list)
     for days, end, wave in rows:

@@ -29,24 +29,14 @@ import pytest
 from tests.conftest import REPO, CliRun, build_fixture_landing
 
 MART_SCHEMAS = ("marts", "people_restricted")
-# Not built on Spark yet: eNPS complementary suppression (macros/anonymity.sql) is 12 rounds of
-# CTEs that each read the previous round several times; Spark inlines CTEs, so the plan grows
-# exponentially (the unit test alone exhausts a 2 GB driver). Needs the rounds materialised
-# (see README, "Scaling out"). These models and everything downstream are excluded.
-# Incremental runs are not supported on Spark yet (no delete+insert; insert_overwrite needs the
-# tables partitioned by day): the full build is, so the unit test of an incremental run is left out.
+# Left out on Spark: the unit test of an incremental run (incremental runs are not supported on
+# Spark yet: no delete+insert, and insert_overwrite needs the tables partitioned by day), and the
+# unit test of complementary suppression, whose fixture inputs keep the 12 rounds as nested CTEs
+# (the model itself materialises them): it passes, but analysing it takes Spark minutes.
 NOT_ON_SPARK = (
-    "int_enps_wave_groups+",
-    "int_enps_rolling_groups+",
     "unit_test:test_validated_incremental_changed_file",
+    "unit_test:test_enps_wave_groups_primary_and_complementary_suppression",
 )
-NOT_ON_SPARK_TABLES = {
-    ("marts", "enps_by_wave"),
-    ("marts", "enps_rolling"),
-    ("marts", "enps_comments"),
-    ("people_restricted", "int_enps_wave_groups"),
-    ("people_restricted", "int_enps_rolling_groups"),
-}
 # when and by which load the row was loaded, when the mart was built: differ between any two
 # runs, on any engine
 RUN_TIME_COLUMNS = {"loaded_at", "evaluated_at", "_file_received_at", "_loaded_at", "_load_id"}
@@ -143,12 +133,10 @@ def test_marts_on_spark_equal_the_duckdb_marts(fixture_run: CliRun, spark_build:
         for schema in export.iterdir()
         for table in schema.glob("*.parquet")
     }
-    assert set(duck) - NOT_ON_SPARK_TABLES == spark_tables, set(duck) ^ spark_tables
+    assert set(duck) == spark_tables, set(duck) ^ spark_tables
     assert len(spark_tables) >= 20
     differences = []
     for (schema, table), (columns, duck_rows) in sorted(duck.items()):
-        if (schema, table) in NOT_ON_SPARK_TABLES:
-            continue
         spark_rows = _spark_rows(export, schema, table)
         compared = [column for column in columns if column not in RUN_TIME_COLUMNS]
         left = _canonical(duck_rows, compared)

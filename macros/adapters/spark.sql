@@ -171,3 +171,99 @@
     {%- if limit_num -%}{%- set collected = 'slice(' ~ collected ~ ', 1, ' ~ limit_num ~ ')' -%}{%- endif -%}
     array_join({{ collected }}, {{ delimiter_text }})
 {%- endmacro %}
+
+
+{#- Complementary suppression (macros/anonymity.sql) with each round materialised: Spark
+    inlines CTEs, and analysing one query of 12 nested rounds takes minutes. The rounds are
+    written one after the other into a work table next to the model (partitioned by round; each
+    round reads the previous one once; the round is text: the embedded metastore cannot filter
+    partitions by a number), and stop as soon as one hides nothing new: the next
+    rounds could not change anything either, so the result is that of running all of them. The
+    model's query then reads the last round; its post-hook drop_suppression_rounds() drops the
+    work table. Needs the caller's `inputs`; without them (a unit test, whose inputs are
+    fixtures injected later) the rounds stay CTEs. -#}
+{% macro spark__complementary_suppression_ctes(
+    cells, edges, scope_columns, k, rounds, prefix, forced_column, inputs
+) -%}
+    {%- if not execute or inputs is none or model.resource_type == 'unit_test' -%}
+        {{ return(nps_warehouse.default__complementary_suppression_ctes(
+            cells, edges, scope_columns, k, rounds, prefix, forced_column, inputs
+        )) }}
+    {%- endif -%}
+    {%- set work_table = nps_warehouse.suppression_rounds_relation() -%}
+    {%- do run_query('drop table if exists ' ~ work_table) -%}
+    {%- set first_round -%}
+        create table {{ work_table }}
+        using parquet
+        partitioned by (suppression_round)
+        as
+        {{ inputs }},
+
+        {{ prefix }}_memberships as (
+
+            {{ nps_warehouse._suppression_memberships(edges) }}
+
+        )
+
+        select first_round.*, '0' as suppression_round
+        from (
+            {{ nps_warehouse._suppression_first_round(
+                cells, prefix ~ '_memberships', scope_columns, k, forced_column
+            ) }}
+        ) as first_round
+    {%- endset -%}
+    {%- do run_query(first_round) -%}
+    {%- set state = namespace(round=0, hidden=nps_warehouse._spark_hidden_cells(work_table, 0)) -%}
+    {%- for round in range(1, rounds + 1) if state.round == round - 1 -%}
+        {%- set next_round -%}
+            insert into {{ work_table }} partition (suppression_round = '{{ round }}')
+            select * from (
+                {{ nps_warehouse._suppression_next_round(
+                    '(' ~ nps_warehouse._suppression_partition_state(
+                        nps_warehouse._spark_round_of(work_table, round - 1), scope_columns, k
+                    ) ~ ') as partitions',
+                    scope_columns,
+                    k,
+                ) }}
+            ) as next_round
+        {%- endset -%}
+        {%- do run_query(next_round) -%}
+        {%- set hidden = nps_warehouse._spark_hidden_cells(work_table, round) -%}
+        {%- if hidden != state.hidden -%}
+            {%- set state.round = round -%}
+            {%- set state.hidden = hidden -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ prefix }}_unresolved as (
+
+        {{ nps_warehouse._suppression_partition_state(
+            nps_warehouse._spark_round_of(work_table, state.round), scope_columns, k
+        ) }}
+
+    ),
+
+    {{ prefix }}_final as (
+
+        {{ nps_warehouse._suppression_final(prefix ~ '_unresolved', scope_columns) }}
+
+    )
+{%- endmacro %}
+
+
+{#- One round of the suppression work table, as a FROM item. -#}
+{% macro _spark_round_of(work_table, round) -%}
+    (
+        select *
+        from {{ work_table }}
+        where suppression_round = '{{ round }}'
+    ) as suppression_state
+{%- endmacro %}
+
+
+{#- How many rows of a suppression round are hidden (rounds only ever hide more). -#}
+{% macro _spark_hidden_cells(work_table, round) -%}
+    {{ return(run_query(
+        'select count(*) from ' ~ work_table
+        ~ " where suppression_round = '" ~ round ~ "' and is_suppressed"
+    ).columns[0].values()[0]) }}
+{%- endmacro %}

@@ -184,6 +184,9 @@ def spark_settings(warehouse_dir: str | os.PathLike[str] | None = None) -> dict[
         "spark.sql.ui.retainedExecutions": "20",
         "spark.ui.retainedJobs": "50",
         "spark.ui.retainedStages": "50",
+        # the complementary suppression unit test nests 12 rounds of CTEs: more than the
+        # analyzer's default 100 passes
+        "spark.sql.analyzer.maxIterations": "1000",
     }
 
 

@@ -9,6 +9,11 @@
     smaller slices than the waves publish. Programs that survey continuously name their waves by
     period (e.g. 2025-07), which makes the windows trailing months. -#}
 
+{{ config(post_hook="{{ drop_suppression_rounds() }}") }}
+
+{#- the CTEs up to the cells and edges are also handed to the suppression macro: on Spark it
+    runs its rounds as separate statements over them -#}
+{%- set suppression_inputs %}
 with
 
 responses as (
@@ -161,11 +166,15 @@ edges as (
 
     {{ enps_group_edges('frame') }}
 
-),
+)
+{%- endset %}
+
+{{ suppression_inputs }},
 
 {{ complementary_suppression_ctes(
     'cells', 'edges', ['window_days', 'window_end'], enps_min_group_size(),
-    forced_column='is_hidden_in_a_wave'
+    forced_column='is_hidden_in_a_wave',
+    inputs=suppression_inputs,
 ) }},
 
 final as (

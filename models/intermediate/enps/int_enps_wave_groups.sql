@@ -2,6 +2,11 @@
     TRUE counts and the suppression decision. Holds the counts of suppressed groups, so it stays
     in people_restricted; enps_by_wave publishes it with the suppressed values removed. -#}
 
+{{ config(post_hook="{{ drop_suppression_rounds() }}") }}
+
+{#- the CTEs up to the cells and edges are also handed to the suppression macro: on Spark it
+    runs its rounds as separate statements over them -#}
+{%- set suppression_inputs %}
 with
 
 responses as (
@@ -74,9 +79,14 @@ edges as (
 
     {{ enps_group_edges('frame') }}
 
-),
+)
+{%- endset %}
 
-{{ complementary_suppression_ctes('cells', 'edges', ['survey_wave'], enps_min_group_size()) }},
+{{ suppression_inputs }},
+
+{{ complementary_suppression_ctes(
+    'cells', 'edges', ['survey_wave'], enps_min_group_size(), inputs=suppression_inputs,
+) }},
 
 final as (
 
