@@ -165,7 +165,9 @@ def run_bare(landings: list[Path], out: Path) -> Measurement:
 DBT_NODES_SHOWN = 8
 
 
-def pipeline_phases(dagster_home: Path, measured: Measurement) -> tuple[list[Phase], list[Phase]]:
+def pipeline_phases(
+    dagster_home: Path, measured: Measurement, dbt_target: Path = REPO / "target"
+) -> tuple[list[Phase], list[Phase]]:
     """The measured command's time by phase: before the Dagster run's first step (imports, the
     pending-file scan, dbt parse, run planning), each step, and after the last step (Data Docs,
     summary); and the slowest dbt nodes of the run (each invocation's run_results.json).
@@ -188,7 +190,8 @@ def pipeline_phases(dagster_home: Path, measured: Measurement) -> tuple[list[Pha
     phases += [Phase(s.step_key, s.end_time - s.start_time) for s in steps]
     phases.append(Phase("after the last step", ended_at - steps[-1].end_time))
     nodes = []
-    for results in (REPO / "target").glob(f"*-{run_id[:7]}-*/run_results.json"):
+    # dagster-dbt gives each invocation a target folder named after the op and the run
+    for results in dbt_target.glob(f"*-{run_id[:7]}-*/run_results.json"):
         for result in json.loads(results.read_text()).get("results", []):
             kind, _, *name = result["unique_id"].split(".")
             nodes.append(Phase(f"{kind} {'.'.join(name)}", result.get("execution_time") or 0))
