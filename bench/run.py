@@ -51,6 +51,13 @@ class Measurement:
     peak_rss: int  # bytes, whole process tree
     returncode: int
     output: str = ""
+    started_at: float = 0.0  # epoch seconds
+
+
+@dataclass
+class Phase:
+    name: str
+    seconds: float
 
 
 @dataclass
@@ -60,6 +67,9 @@ class Scenario:
     bare: Measurement | None = None
     mismatches: list[str] = field(default_factory=list)
     note: str = ""
+    # where the pipeline's time went: Dagster steps, and the slowest dbt nodes
+    phases: list[Phase] = field(default_factory=list)
+    dbt_nodes: list[Phase] = field(default_factory=list)
 
 
 # -- measuring ----------------------------------------------------------------------------------
@@ -105,6 +115,7 @@ def tree_rss(root: int) -> int:
 
 def measure(command: list[str], env: dict[str, str] | None = None) -> Measurement:
     """Run `command`, returning its wall time and the peak RSS of its process tree."""
+    started_at = time.time()
     started = time.perf_counter()
     process = subprocess.Popen(
         command,
@@ -123,7 +134,7 @@ def measure(command: list[str], env: dict[str, str] | None = None) -> Measuremen
         time.sleep(POLL_SECONDS)
     seconds = time.perf_counter() - started
     reader.join()
-    return Measurement(round(seconds, 2), peak, process.returncode, "".join(output))
+    return Measurement(round(seconds, 2), peak, process.returncode, "".join(output), started_at)
 
 
 # -- the two contenders -------------------------------------------------------------------------
@@ -147,6 +158,46 @@ def run_bare(landings: list[Path], out: Path) -> Measurement:
     for landing in landings:
         command += ["--landing", str(landing)]
     return measure(command)
+
+
+# -- where the pipeline's time went ----------------------------------------------------------------
+
+DBT_NODES_SHOWN = 8
+
+
+def pipeline_phases(
+    dagster_home: Path, measured: Measurement, dbt_target: Path = REPO / "target"
+) -> tuple[list[Phase], list[Phase]]:
+    """The measured command's time by phase: before the Dagster run's first step (imports, the
+    pending-file scan, dbt parse, run planning), each step, and after the last step (Data Docs,
+    summary); and the slowest dbt nodes of the run (each invocation's run_results.json).
+    Nothing when the command started no Dagster run (a skipped re-run)."""
+    import dagster as dg  # seconds to import: only after a measured run, never during one
+
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        records = instance.get_run_records(limit=1)
+        if not records or records[0].create_timestamp.timestamp() < measured.started_at:
+            return [], []
+        run_id = records[0].dagster_run.run_id
+        steps = sorted(
+            (s for s in instance.get_run_step_stats(run_id) if s.start_time and s.end_time),
+            key=lambda s: s.start_time,
+        )
+    if not steps:
+        return [], []
+    ended_at = measured.started_at + measured.seconds
+    phases = [Phase("before the first step", steps[0].start_time - measured.started_at)]
+    phases += [Phase(s.step_key, s.end_time - s.start_time) for s in steps]
+    phases.append(Phase("after the last step", ended_at - steps[-1].end_time))
+    nodes = []
+    # dagster-dbt gives each invocation a target folder named after the op and the run
+    for results in dbt_target.glob(f"*-{run_id[:7]}-*/run_results.json"):
+        for result in json.loads(results.read_text()).get("results", []):
+            kind, _, *name = result["unique_id"].split(".")
+            nodes.append(Phase(f"{kind} {'.'.join(name)}", result.get("execution_time") or 0))
+    nodes.sort(key=lambda n: -n.seconds)
+    rounded = [Phase(p.name, round(p.seconds, 1)) for p in phases]
+    return rounded, [Phase(n.name, round(n.seconds, 1)) for n in nodes[:DBT_NODES_SHOWN]]
 
 
 # -- the numbers must agree -----------------------------------------------------------------------
@@ -248,6 +299,14 @@ def run_size(data: BenchData, work: Path, log) -> list[Scenario]:
         scenario = Scenario(name, run_pipeline(landing_dir, warehouse))
         scenario.mismatches += _pipeline_failure(scenario.pipeline)
         scenarios.append(scenario)
+        try:
+            scenario.phases, scenario.dbt_nodes = pipeline_phases(
+                warehouse.parent / "dagster_home", scenario.pipeline
+            )
+        except Exception as exc:  # noqa: BLE001 - the breakdown is a help, the measurement stands
+            log(f"  {name}: phases not read: {exc}")
+        if scenario.phases:
+            log(f"  {name}: {_phase_text(scenario.phases)}")
         # as it happens too: a long benchmark interrupted still says what it measured
         log(
             f"  {name}: {scenario.pipeline.seconds:.1f} s, peak "
@@ -297,6 +356,10 @@ def _gib(size: int) -> str:
     return f"{size / GIB:.2f}"
 
 
+def _phase_text(phases: list[Phase]) -> str:
+    return ", ".join(f"{p.name} {p.seconds:.0f} s" for p in phases)
+
+
 def table(size: str, data: BenchData, scenarios: list[Scenario]) -> str:
     lines = [
         f"### {size}: {data.responses:,} responses, {data.files_history} history files + "
@@ -315,6 +378,13 @@ def table(size: str, data: BenchData, scenarios: list[Scenario]) -> str:
             f"| {s.name} | {s.pipeline.seconds:.1f} | {_gib(s.pipeline.peak_rss)} | {bare_s} | "
             f"{bare_m} | {ratio} | {equal} | {s.note} |"
         )
+    broken_down = [s for s in scenarios if s.phases]
+    if broken_down:
+        lines += ["", "Where the pipeline's time went (Dagster steps, slowest dbt nodes):", ""]
+    for s in broken_down:
+        lines.append(f"- {s.name}: {_phase_text(s.phases)}")
+        if s.dbt_nodes:
+            lines.append(f"  - slowest dbt nodes: {_phase_text(s.dbt_nodes)}")
     return "\n".join(lines)
 
 

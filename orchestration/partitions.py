@@ -9,6 +9,7 @@ time zone dbt gets as the var `nps_timezone`; dbt gets the range as `nps_partiti
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections.abc import Iterable, Mapping
@@ -158,13 +159,19 @@ def _day_range_from(row: tuple | None) -> DayRange | None:
     return DayRange(row[0], row[1])
 
 
-def file_day_range(path: Path, source_file: str, timezone: str | None = None) -> DayRange | None:
+def file_day_range(
+    path: Path,
+    source_file: str,
+    timezone: str | None = None,
+    conn: duckdb.DuckDBPyConnection | None = None,
+) -> DayRange | None:
     """Local dates spanned by the `submitted_at` values of one landing file (None when it has
-    none or cannot be read: the load reports unreadable files, no day needs reprocessing)."""
+    none or cannot be read: the load reports unreadable files, no day needs reprocessing).
+    `conn`: an in-memory connection to reuse (set to UTC), for many files in a row."""
     timezone = timezone or nps_timezone()
-    conn = duckdb.connect()
+    own = conn is None
+    conn = conn or _utc_memory_connection()
     try:
-        conn.execute("set TimeZone = 'UTC'")
         relation = source_relation(conn, path, source_file)
         expression = next((e for _, name, e in relation.columns if name == "submitted_at"), None)
         if expression is None:
@@ -176,7 +183,14 @@ def file_day_range(path: Path, source_file: str, timezone: str | None = None) ->
         log.info("no submission dates read from %s: %s", source_file, exc)
         return None
     finally:
-        conn.close()
+        if own:
+            conn.close()
+
+
+def _utc_memory_connection() -> duckdb.DuckDBPyConnection:
+    conn = duckdb.connect()
+    conn.execute("set TimeZone = 'UTC'")
+    return conn
 
 
 def raw_day_range(
@@ -338,9 +352,12 @@ def pending_work(
             conn.close()
     # a file modified a moment ago may still be being written: the next look takes it
     files = [f for f in files if now_ts - f.mtime_ns / 1e9 >= settle_seconds]
-    new_days = union_all(
-        file_day_range(f.path, f.source_file) for f in files if f.feed == NPS_RESPONSES.name
-    )
+    with contextlib.closing(_utc_memory_connection()) as scan:
+        new_days = union_all(
+            file_day_range(f.path, f.source_file, conn=scan)
+            for f in files
+            if f.feed == NPS_RESPONSES.name
+        )
     return PendingWork(
         files=files,
         days=union_all([old_days, new_days]),

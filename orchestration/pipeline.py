@@ -95,7 +95,16 @@ run_queue:
 """
 
 
+# Dagster writes one "materialization planned" event per asset and partition of a run's range
+# by default: a full run over a year of files (366 days x 9 partitioned assets) spent minutes
+# writing ~3,400 events to the run's SQLite log before its first step. With this set it writes
+# one event per asset carrying the range. The price (Dagster's own note): when such a run fails,
+# the UI does not mark its partitions failed; the run itself is failed and alerted as before.
+PLANNED_EVENTS_ENV = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
+
+
 def ensure_dagster_home() -> Path:
+    os.environ.setdefault(PLANNED_EVENTS_ENV, "true")
     home = Path(os.environ.get(DAGSTER_HOME_ENV) or DEFAULT_DAGSTER_HOME).resolve()
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"

@@ -5,7 +5,9 @@ No timing is asserted here: the benchmark measures, `make bench` reports (bench/
 
 from __future__ import annotations
 
+import json
 import sys
+import time
 from pathlib import Path
 
 import duckdb
@@ -16,7 +18,7 @@ sys.path.insert(0, str(REPO))  # bench/ is a folder of the repository, not an in
 
 from bench.bare import run_bare  # noqa: E402
 from bench.generate import generate, parse_size, prefixed  # noqa: E402
-from bench.run import compare, measure  # noqa: E402
+from bench.run import Measurement, compare, measure, pipeline_phases  # noqa: E402
 
 
 def _accepted(results: Path) -> int:
@@ -128,3 +130,53 @@ def test_peak_memory_covers_the_whole_process_tree() -> None:
     assert measurement.returncode == 0
     assert measurement.peak_rss > 150 * 2**20
     assert measurement.seconds >= 1.0
+
+
+def test_phases_split_a_measured_dagster_run_into_its_steps(tmp_path: Path) -> None:
+    import dagster as dg
+
+    @dg.asset
+    def landed() -> int:
+        return 1
+
+    @dg.asset
+    def modelled(landed: int) -> int:
+        return landed + 1
+
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    started_at = time.time()
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        run_id = dg.materialize([landed, modelled], instance=instance).run_id
+    measured = Measurement(time.time() - started_at, 0, 0, started_at=started_at)
+    # dagster-dbt's per-invocation target folder: <op>-<run id prefix>-<uuid>
+    results = tmp_path / "target" / f"models-{run_id[:7]}-abc1234" / "run_results.json"
+    results.parent.mkdir(parents=True)
+    results.write_text(
+        json.dumps(
+            {
+                "results": [
+                    {"unique_id": "model.nps.fast", "execution_time": 0.5},
+                    {"unique_id": "model.nps.slow", "execution_time": 9.0},
+                ]
+            }
+        )
+    )
+
+    phases, nodes = pipeline_phases(home, measured, tmp_path / "target")
+
+    assert [p.name for p in phases] == [
+        "before the first step",
+        "landed",
+        "modelled",
+        "after the last step",
+    ]
+    assert all(p.seconds >= 0 for p in phases)
+    # the phases tile the measured time (gaps between steps are tiny; each is rounded)
+    assert abs(sum(p.seconds for p in phases) - measured.seconds) < 1.0
+    slowest_first = [("model slow", 9.0), ("model fast", 0.5)]  # without the project
+    assert [(n.name, n.seconds) for n in nodes] == slowest_first
+    # a command that started no run (a skipped re-run) is not given an earlier run's phases
+    later = Measurement(0.1, 0, 0, started_at=time.time())
+    assert pipeline_phases(home, later, tmp_path / "target") == ([], [])

@@ -256,6 +256,19 @@ def test_each_day_runs_exactly_the_days_its_files_touch(scenario: Scenario) -> N
     assert "2025-03-04" in scenario.instance.get_materialized_partitions(FACT)
 
 
+def test_a_run_over_many_days_plans_each_asset_once(scenario: Scenario) -> None:
+    # day 2's run covers 12 days: one planned event per asset carrying the range, not one per
+    # asset and day (a year of files wrote ~3,700 of them, minutes before the first step)
+    run = scenario.results[1]
+    planned = scenario.instance.get_records_for_run(
+        run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED, limit=10_000
+    ).records
+    keys = [record.event_log_entry.dagster_event.asset_key for record in planned]
+    assert RAW in keys and FACT in keys
+    assert len(keys) == len(set(keys))
+    assert set(keys) <= set(scenario.selection)
+
+
 def test_incremental_days_equal_a_full_refresh_and_a_backfill(scenario: Scenario) -> None:
     facts = {row[0]: row for row in scenario.incremental["fct_nps_responses"]}
     assert sorted(facts) == ["R001", "R002", "R003", "R004", "R010", "R011", "R020", "R030", "R031"]

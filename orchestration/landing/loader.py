@@ -266,13 +266,11 @@ def _load_file(
         try:
             if replace:
                 conn.execute(f"delete from raw.{feed.table} where _source_file = ?", [source_file])
-            conn.execute(
+            # the insert returns its row count: no second scan of a raw table that grows with
+            # the history
+            rows = conn.execute(
                 f"insert into raw.{feed.table} by name {select_sql}",
                 [source_file, checksum, received_at, now, load_id],
-            )
-            rows = conn.execute(
-                f"select count(*) from raw.{feed.table} where _source_file = ? and _load_id = ?",
-                [source_file, load_id],
             ).fetchone()[0]
             # privacy: rows of forgotten respondents never stay; counted above as landed, they
             # are logged as erased (orchestration/privacy.py) so the accounting reconciles
