@@ -43,6 +43,8 @@ test: setup
 lint: setup
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
+	@# sqlfluff's dbt templater opens the warehouse file: DuckDB creates it, not its folder
+	mkdir -p $(dir $(WAREHOUSE))
 	$(RUN) sqlfluff lint models macros
 
 ui: setup
