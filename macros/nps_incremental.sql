@@ -191,6 +191,14 @@
 {%- endmacro %}
 
 {% macro nps_create_incremental_state() -%}
+    {{ adapter.dispatch('nps_create_incremental_state', 'nps_warehouse')() }}
+{%- endmacro %}
+
+{#- Spark: full builds only, see spark__nps_record_processed. -#}
+{% macro spark__nps_create_incremental_state() -%}
+{%- endmacro %}
+
+{% macro default__nps_create_incremental_state() -%}
     create table if not exists {{ nps_warehouse.nps_incremental_state_relation() }} (
         model_name {{ dbt.type_string() }},
         processed_at {{ nps_warehouse.type_timestamp_tz() }}
@@ -211,8 +219,17 @@
     Appended, never updated (readers take the newest processed_at per model): every engine can
     append, not every engine can delete. -#}
 {% macro nps_record_processed() -%}
+    {{ adapter.dispatch('nps_record_processed', 'nps_warehouse')() }}
+{%- endmacro %}
+
+{% macro default__nps_record_processed() -%}
     insert into {{ nps_warehouse.nps_incremental_state_relation() }} (model_name, processed_at)
     values ('{{ this.identifier }}', {{ nps_warehouse.nps_processed_at() }})
+{%- endmacro %}
+
+{#- Spark builds in full only (nps_check_incremental_run), so nothing reads the watermarks there;
+    and appends by two dbt threads to one Spark table at once collide on its staging files. -#}
+{% macro spark__nps_record_processed() -%}
 {%- endmacro %}
 
 
@@ -225,6 +242,14 @@
 {%- endmacro %}
 
 {% macro nps_create_reprocessed_days_log() -%}
+    {{ adapter.dispatch('nps_create_reprocessed_days_log', 'nps_warehouse')() }}
+{%- endmacro %}
+
+{#- Spark: full builds only, see spark__nps_record_processed. -#}
+{% macro spark__nps_create_reprocessed_days_log() -%}
+{%- endmacro %}
+
+{% macro default__nps_create_reprocessed_days_log() -%}
     create table if not exists {{ nps_warehouse.nps_reprocessed_days_relation() }} (
         model_name {{ dbt.type_string() }},
         response_date date,
