@@ -96,6 +96,20 @@ class DagsterDev:
     def log_tail(self) -> str:
         return self.log.read_text(errors="replace")[-3000:] if self.log.exists() else ""
 
+    def asset_nodes(self, wait_seconds: float = 180) -> list[dict]:
+        """The asset graph, once the webserver answers (it starts after the fixture)."""
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            try:
+                nodes = self.graphql(GRAPH_QUERY)["assetNodes"]
+                if nodes:
+                    return nodes
+            except OSError:
+                pass
+            assert self.process.poll() is None, "dagster dev exited: " + self.log_tail()
+            assert time.monotonic() < deadline, "dagster dev did not answer"
+            time.sleep(1)
+
 
 def _write_landing(landing: Path) -> None:
     daily = landing / "nps" / "daily"
@@ -177,18 +191,7 @@ def dagster_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagsterDev
 # the timeout includes the module fixture's first pipeline run
 @pytest.mark.timeout(900)
 def test_dagster_dev_shows_the_graph_and_checks(dagster_dev: DagsterDev) -> None:
-    deadline = time.monotonic() + 180
-    nodes = None
-    while time.monotonic() < deadline:
-        try:
-            nodes = dagster_dev.graphql(GRAPH_QUERY)["assetNodes"]
-            if nodes:
-                break
-        except OSError:
-            pass
-        assert dagster_dev.process.poll() is None, "dagster dev exited: " + dagster_dev.log_tail()
-        time.sleep(1)
-    assert nodes, "dagster dev did not answer"
+    nodes = dagster_dev.asset_nodes()
     by_key = {"/".join(n["assetKey"]["path"]): n for n in nodes}
     groups = {n["groupName"] for n in nodes}
     assert {"raw", "reference", "staging", "intermediate", "marts"} <= groups
@@ -211,17 +214,7 @@ def test_ui_backfill_is_run_by_the_daemon_and_repairs_its_days(dagster_dev: Dags
         conn.execute("delete from marts.fct_nps_responses where response_date = ?", [REPAIRED_DAY])
         conn.execute("delete from marts.nps_daily where response_date = ?", [REPAIRED_DAY])
     assert _marts(dagster_dev.warehouse) != built
-    deadline = time.monotonic() + 180
-    while True:  # the graph test may not have run first: wait for the webserver
-        try:
-            nodes = dagster_dev.graphql(GRAPH_QUERY)["assetNodes"]
-            if nodes:
-                break
-        except OSError:
-            pass
-        assert dagster_dev.process.poll() is None, "dagster dev exited: " + dagster_dev.log_tail()
-        assert time.monotonic() < deadline, "dagster dev did not answer"
-        time.sleep(1)
+    nodes = dagster_dev.asset_nodes()
     # what the UI sends for "Materialize all" over a partition range
     launched = dagster_dev.graphql(
         BACKFILL_MUTATION,

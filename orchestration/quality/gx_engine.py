@@ -292,6 +292,7 @@ class Validator:
                 f"suite {suite_name!r} has expectations that need all rows at once: "
                 "validate it as one frame"
             )
+        _import_gx()  # GX's first import goes through it: see there
         from great_expectations.validator.v1_validator import Validator as GxValidator
 
         parameters = dict(suite_parameters) if suite_parameters else None
@@ -346,12 +347,14 @@ class Validator:
     def _run_id(self, batch: str) -> Any:
         if self._project_dir is None:
             return None
+        _import_gx()  # GX's first import goes through it: see there
         from great_expectations.core.run_identifier import RunIdentifier
 
         return RunIdentifier(run_name=docs_run_name(batch), run_time=self._run_time)
 
     def _store(self, result: Any, suite_name: str, batch: str, batch_id: str | None) -> None:
         """Keep a result made without a ValidationDefinition (merged chunks) for Data Docs."""
+        _import_gx()  # GX's first import goes through it: see there
         from great_expectations.data_context.types.resource_identifiers import (
             ExpectationSuiteIdentifier,
             ValidationResultIdentifier,
@@ -514,6 +517,7 @@ def _judge(result: Any, parameters: Mapping[str, Any] | None) -> None:
     """Recompute the percentages and successes of a merged result from its summed counts, as
     GX judges one batch: the share of unexpected among the rows considered (non-missing) must
     be at most 1 - mostly; no rows considered passes."""
+    _import_gx()  # GX's first import goes through it: see there
     from great_expectations.validator.validator import calc_validation_statistics
 
     for item in result.results:
@@ -565,6 +569,7 @@ def _configurations_computed_once() -> Iterator[None]:
     itself next to its configuration, so no id is reused while the cache lives, and it is dropped
     when the validation ends (callers hold the Validator's lock: one validation at a time).
     """
+    _import_gx()  # GX's first import goes through it: see there
     from great_expectations.expectations.expectation import Expectation
 
     original = Expectation.__dict__["configuration"]
