@@ -72,5 +72,18 @@ class Engine(Protocol):
         ...
 
 
+def information_schema_columns(engine: Engine, schema: str, table: str) -> list[str]:
+    """`Engine.table_columns` for engines with an SQL-standard `information_schema` (DuckDB and
+    PostgreSQL alike)."""
+    return [
+        name
+        for (name,) in engine.fetchall(
+            "select column_name from information_schema.columns "
+            "where table_schema = ? and table_name = ? order by ordinal_position",
+            [schema, table],
+        )
+    ]
+
+
 def quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'

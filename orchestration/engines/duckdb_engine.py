@@ -10,7 +10,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from orchestration.engines.base import quote
+from orchestration.engines.base import information_schema_columns, quote
 
 
 class DuckDBEngine:
@@ -67,14 +67,7 @@ class DuckDBEngine:
         return conn.execute(sql, list(parameters)).df()
 
     def table_columns(self, schema: str, table: str) -> list[str]:
-        return [
-            name
-            for (name,) in self.fetchall(
-                "select column_name from information_schema.columns "
-                "where table_schema = ? and table_name = ? order by ordinal_position",
-                [schema, table],
-            )
-        ]
+        return information_schema_columns(self, schema, table)
 
     def write_raw(self, source: duckdb.DuckDBPyConnection, tables: Sequence[str]) -> dict[str, int]:
         # the loader wrote these very tables: nothing to copy

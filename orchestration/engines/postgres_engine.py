@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from orchestration.engines.base import quote
+from orchestration.engines.base import information_schema_columns, quote
 
 if TYPE_CHECKING:
     import duckdb
@@ -173,14 +173,7 @@ class PostgresEngine:
         return table.to_pandas(date_as_object=False)
 
     def table_columns(self, schema: str, table: str) -> list[str]:
-        return [
-            name
-            for (name,) in self.fetchall(
-                "select column_name from information_schema.columns "
-                "where table_schema = ? and table_name = ? order by ordinal_position",
-                [schema, table],
-            )
-        ]
+        return information_schema_columns(self, schema, table)
 
     def write_raw(self, source: duckdb.DuckDBPyConnection, tables: Sequence[str]) -> dict[str, int]:
         """Bring each PostgreSQL `raw.<table>` level with the DuckDB one in one transaction, so
