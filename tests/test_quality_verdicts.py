@@ -4,13 +4,19 @@ threshold and the verdicts stored in raw.batch_validations (real DuckDB, real GX
 from __future__ import annotations
 
 import json
+from datetime import date
 
 import duckdb
 import pytest
 
 from orchestration.quality.gx_engine import Validator, load_suite_definition
 from orchestration.quality.raw_batches import raw_nps_batch
-from orchestration.quality.raw_parameters import row_count_band, score_mostly
+from orchestration.quality.raw_parameters import (
+    DAILY_COUNTS_TABLE,
+    prepare_daily_counts,
+    row_count_band,
+    score_mostly,
+)
 from orchestration.quality.raw_validation import validate_load
 from orchestration.quality.verdicts import (
     ERROR,
@@ -173,6 +179,37 @@ def test_band_ignores_the_files_own_rows_later_days_and_blocked_files(history_co
     assert band.min_rows == 0  # 4 days < min_history_days (7): no band
     band = row_count_band(history_conn, "nps/daily/2025-05-10.csv", "L10", {"min_history_days": 4})
     assert band.expected_rows == pytest.approx(20.0)
+
+
+def kept_counts(conn: duckdb.DuckDBPyConnection) -> list[tuple]:
+    return conn.execute(f"select * from {DAILY_COUNTS_TABLE} order by all").fetchall()
+
+
+def test_daily_counts_follow_the_changed_file_versions_only(history_conn):
+    """The band's counts are kept across loads: a load counts again only the file versions
+    whose rows changed, and the kept counts always equal a count of the whole raw table."""
+    assert prepare_daily_counts(history_conn) == 10  # the first load of the table: all
+    assert prepare_daily_counts(history_conn) == 0  # nothing changed: nothing is counted
+    band_before = row_count_band(history_conn, "nps/daily/2025-05-10.csv", "L10")
+    # a new file, a file version replaced by a newer load of the same file, rows erased
+    insert_rows(history_conn, "nps/daily/2025-05-11.csv", "L11", day_rows("2025-05-11", 7))
+    history_conn.execute("delete from raw.nps_responses where _source_file like '%05-02.csv'")
+    insert_rows(history_conn, "nps/daily/2025-05-02.csv", "L11", day_rows("2025-05-02", 12))
+    history_conn.execute(
+        "delete from raw.nps_responses where response_id in ('2025-05-03-0', '2025-05-03-1')"
+    )
+    # the new file, the replaced version (gone), its replacement and the erased file
+    assert prepare_daily_counts(history_conn) == 4
+    kept = kept_counts(history_conn)
+    history_conn.execute(f"drop table {DAILY_COUNTS_TABLE}")
+    assert prepare_daily_counts(history_conn) == 11  # 10 days (one replaced) and the new one
+    assert kept == kept_counts(history_conn)
+    assert ("nps/daily/2025-05-03.csv", "L3", "NPS1", date(2025, 5, 3), 18) in kept
+    # and the band reads them: 2 rows fewer and 8 rows fewer in the window of 05-10
+    band = row_count_band(history_conn, "nps/daily/2025-05-10.csv", "L10")
+    assert band.per_series["NPS1"]["history_rows"] == (
+        band_before.per_series["NPS1"]["history_rows"] - 2 - 8
+    )
 
 
 def test_a_drop_to_a_tenth_blocks_the_file(history_conn, surveys_csv, validator):

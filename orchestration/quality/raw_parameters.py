@@ -57,18 +57,71 @@ DEFAULT_BAND = {
     "max_ratio": 5.0,
 }
 
-DAILY_COUNTS_TABLE = "nps_band_daily_counts"
+# Rows per file version (file, load), survey and day of submission, kept across loads: a load
+# counts only the file versions whose rows changed (prepare_daily_counts), not the whole history.
+DAILY_COUNTS_TABLE = "raw.nps_band_daily_counts"
+_STALE_TABLE = "nps_band_stale_file_versions"
 
-# One scan of the raw table per load: rows per file, load, survey and day of submission.
-_DAILY_COUNTS_SQL = f"""
-CREATE OR REPLACE TEMP TABLE {DAILY_COUNTS_TABLE} AS
+_CREATE_DAILY_COUNTS_SQL = f"""
+CREATE TABLE IF NOT EXISTS {DAILY_COUNTS_TABLE} (
+    source_file VARCHAR,
+    load_id VARCHAR,
+    series VARCHAR,
+    day DATE,
+    rows BIGINT
+)
+"""
+
+# File versions whose row count in raw differs from the counts kept: a new load, a file version
+# replaced by a newer one (gone from raw), rows erased. Raw rows are inserted and deleted, never
+# updated, so a version whose row count still matches still has the same days and surveys.
+_STALE_SQL = f"""
+CREATE OR REPLACE TEMP TABLE {_STALE_TABLE} AS
+WITH raw_versions AS (
+    SELECT _source_file AS source_file, _load_id AS load_id, count(*) AS rows
+    FROM raw.nps_responses
+    GROUP BY ALL
+),
+kept_versions AS (
+    SELECT source_file, load_id, sum(rows) AS rows
+    FROM {DAILY_COUNTS_TABLE}
+    GROUP BY ALL
+)
+SELECT
+    coalesce(r.source_file, k.source_file) AS source_file,
+    coalesce(r.load_id, k.load_id) AS load_id,
+    r.rows IS NOT NULL AS in_raw
+FROM raw_versions AS r
+FULL JOIN kept_versions AS k
+  ON r.source_file IS NOT DISTINCT FROM k.source_file
+ AND r.load_id IS NOT DISTINCT FROM k.load_id
+WHERE r.rows IS DISTINCT FROM k.rows
+"""
+
+_DELETE_STALE_SQL = f"""
+DELETE FROM {DAILY_COUNTS_TABLE} AS c
+WHERE EXISTS (
+    SELECT 1 FROM {_STALE_TABLE} AS s
+    WHERE s.source_file IS NOT DISTINCT FROM c.source_file
+      AND s.load_id IS NOT DISTINCT FROM c.load_id
+)
+"""
+
+_COUNT_STALE_SQL = f"""
+INSERT INTO {DAILY_COUNTS_TABLE}
 SELECT
     _source_file AS source_file,
     _load_id AS load_id,
     {_trimmed("survey_id")} AS series,
     CAST(try_cast({_trimmed("submitted_at")} AS TIMESTAMPTZ) AS DATE) AS day,
     count(*) AS rows
-FROM raw.nps_responses
+FROM raw.nps_responses AS r
+WHERE EXISTS (
+    SELECT 1 FROM {_STALE_TABLE} AS s
+    WHERE s.in_raw
+      AND s.source_file IS NOT DISTINCT FROM r._source_file
+      AND s.load_id IS NOT DISTINCT FROM r._load_id
+)
 GROUP BY ALL
 """
 
@@ -174,8 +227,8 @@ def row_count_band(
 ) -> RowCountBand:
     """The band for the rows load `load_id` wrote for `source_file` (see the module doc).
 
-    `refresh=False` reuses the daily counts `prepare_daily_counts` made for this connection
-    (one scan of the raw table per load instead of one per file)."""
+    `refresh=False` uses the daily counts as `prepare_daily_counts` last left them (it runs
+    once per load, not once per file)."""
     settings = {**DEFAULT_BAND, **(config or {})}
     if refresh:
         prepare_daily_counts(conn)
@@ -332,10 +385,20 @@ def wave_row_count_band(
     return _band(expected_by_wave, settings, per_wave, "wave", already_held=held)
 
 
-def prepare_daily_counts(conn: duckdb.DuckDBPyConnection) -> None:
-    """(Re)build the per-connection temp table of rows per file, load, survey and day."""
+def prepare_daily_counts(conn: duckdb.DuckDBPyConnection) -> int:
+    """Bring the rows per file version, survey and day (`raw.nps_band_daily_counts`) level with
+    `raw.nps_responses`: only the file versions whose row count changed are counted again (one
+    grouped count of two columns finds them; the per-row parsing follows the new files).
+    Returns how many file versions were counted again or dropped."""
     conn.execute("SET TimeZone = 'UTC'")
-    conn.execute(_DAILY_COUNTS_SQL)
+    conn.execute(_CREATE_DAILY_COUNTS_SQL)
+    conn.execute(_STALE_SQL)
+    ((stale,),) = conn.execute(f"SELECT count(*) FROM {_STALE_TABLE}").fetchall()
+    if stale:
+        conn.execute(_DELETE_STALE_SQL)
+        conn.execute(_COUNT_STALE_SQL)
+    conn.execute(f"DROP TABLE {_STALE_TABLE}")
+    return int(stale)
 
 
 def raw_nps_suite_parameters(
