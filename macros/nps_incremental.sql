@@ -21,6 +21,10 @@
        chain (int_nps_segment_days_rolled_up, int_nps_responses_sequenced,
        int_nps_latest_changes_rolled_up, nps_rolling) reprocess what that log holds since their
        own watermark, plus the partition range: one place decides what changed.
+    5. nps_rolling logs, per run, the first day from which it wrote rows (null: a full build) in
+       `intermediate.nps_rebuilt_from`, in the same transaction as its rows
+       (macros/nps_rebuilt_from.sql). Its GX suite validates only the rows on the days rebuilt
+       since the suite last passed (orchestration/quality/rebuilt_rows.py).
 
     Signatures (stable):
         nps_incremental_strategy()        -> 'delete+insert' (spark: 'insert_overwrite')

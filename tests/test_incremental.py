@@ -48,6 +48,12 @@ ROLLING_SNAPSHOT = (
     f"select {ROLLING_KEY}, responses, * from marts.nps_rolling order by {ROLLING_KEY}"
 )
 
+# what the newest nps_rolling run logged for its GX suite: the first day it wrote (null: all)
+NEWEST_REBUILT_FROM = (
+    "select first_day from intermediate.nps_rebuilt_from where model_name = 'nps_rolling' "
+    "order by processed_at desc limit 1"
+)
+
 
 def write_csv(path: Path, rows: list[str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -187,6 +193,7 @@ def incremental_history(tmp_path_factory: pytest.TempPathFactory) -> dict:
     load(warehouse, landing, "day1", start)
     dbt_build(warehouse)
     states["day1"] = query(warehouse, "select count(*) from marts.fct_nps_responses")
+    states["rebuilt_from"] = {"day1": query(warehouse, NEWEST_REBUILT_FROM)}
 
     # day 2: the day arrives in two files, plus a late file for days already processed
     write_csv(
@@ -264,6 +271,8 @@ def incremental_history(tmp_path_factory: pytest.TempPathFactory) -> dict:
             "(select max(processed_at) from intermediate.nps_reprocessed_days)",
         ),
     }
+    states["rebuilt_from"]["day5"] = query(warehouse, NEWEST_REBUILT_FROM)
+    rolling_before = query(warehouse, ROLLING_SNAPSHOT)
 
     # X6 is forgotten: their only response (L1) was the only one of 2025-02-27
     forget_respondent(warehouse, "X6")
@@ -279,6 +288,11 @@ def incremental_history(tmp_path_factory: pytest.TempPathFactory) -> dict:
         " as reprocessed, count(*) from intermediate.int_nps_responses_validated "
         "where response_date < '2025-01-01' group by all order by all",
     )
+    states["rebuilt_from"]["partition_run"] = query(warehouse, NEWEST_REBUILT_FROM)
+    states["partition_run_rolling"] = {
+        "before": rolling_before,
+        "after": query(warehouse, ROLLING_SNAPSHOT),
+    }
 
     full = root / "full_refresh" / "warehouse.duckdb"
     full.parent.mkdir()
@@ -406,3 +420,18 @@ def test_late_response_recomputes_rolling_days_from_its_day_on(incremental_histo
     assert len(furniture) == len(days) * 4 * 2 * 4  # x windows x variants x hierarchy levels
     assert all(r[9] == 0 for r in furniture if r[0] < late_day)
     assert any(r[9] == 1 for r in furniture if r[0] == late_day)
+
+
+def test_rolling_logs_the_first_day_it_rewrites(incremental_history: dict) -> None:
+    """The nps_rolling suite validates the rows from the logged day on (rebuilt_rows.py): every
+    row a run changed must be on or after it."""
+    logged = incremental_history["states"]["rebuilt_from"]
+    assert logged["day1"] == [(None,)]  # the first build: every row
+    # the late response of 2024-11-20 brought a new segment: its zero rows start on the first day
+    assert logged["day5"] == [(date(2024, 3, 1),)]
+    # the partition run (June 2024) and the forgotten respondent's day: from June on
+    assert logged["partition_run"] == [(date(2024, 6, 1),)]
+    run = incremental_history["states"]["partition_run_rolling"]
+    changed = set(run["after"]) ^ set(run["before"])
+    assert changed
+    assert min(r[0] for r in changed) >= date(2024, 6, 1)

@@ -547,3 +547,37 @@ def test_a_violating_postgres_mart_fails_its_suite_with_the_counts(
         "enps_within_bounds": 1,
     }
     assert result.outcome("enps_within_bounds").unexpected_sample == (120.0,)
+
+
+def test_a_postgres_mart_is_validated_over_the_rows_in_scope_only(
+    postgres: dict[str, str],
+) -> None:
+    """The rows rebuilt since a suite last passed (rebuilt_rows.py) reach GX's SQL datasource as a
+    query: only their violations count, and only they are counted."""
+    from orchestration.engines import PostgresEngine, postgres_settings_from_env
+    from orchestration.quality.gx_engine import Validator, load_suite_definition
+    from orchestration.quality.readers import validate_relation
+
+    engine = PostgresEngine(postgres_settings_from_env(postgres))
+    with engine.connect() as conn:
+        conn.execute("create schema gx_scoped")
+        # two old days out of bounds (already judged), two rebuilt days, one of them bad
+        conn.execute(
+            "create table gx_scoped.enps_rolling as select * from (values "
+            "(date '2025-03-01', false, 8::bigint, 120.0::double precision, 5), "
+            "(date '2025-03-02', false, 8, 130.0, 5), "
+            "(date '2025-03-03', false, 8, 25.0, 5), (date '2025-03-04', false, 9, 140.0, 5)"
+            ") v(calendar_date, suppressed, responses, enps, min_group_size)"
+        )
+    result = validate_relation(
+        Validator(),
+        engine,
+        "gx_scoped",
+        "enps_rolling",
+        "enps_rolling",
+        load_suite_definition("enps_rolling"),
+        where="\"calendar_date\" >= cast('2025-03-03' as date)",
+    )
+    assert (result.datasource, result.rows, result.success) == ("postgres", 2, False)
+    assert {o.key: o.unexpected_count for o in result.failures()} == {"enps_within_bounds": 1}
+    assert result.outcome("enps_within_bounds").unexpected_sample == (140.0,)

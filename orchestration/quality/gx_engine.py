@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import decimal
+import hashlib
 import json
 import math
 import os
@@ -274,6 +275,24 @@ class Validator:
             order = self._suites[suite_name][1]
         return _batch_validation(suite_name, batch, result, order, source.kind)
 
+    def validate_query(
+        self,
+        suite_name: str,
+        source: SqlSource,
+        query: str,
+        batch: str,
+        suite_parameters: Mapping[str, Any] | None = None,
+    ) -> BatchValidation:
+        """Like validate_table, over the rows of an SQL query (e.g. a table's rebuilt days)."""
+        with self._lock:
+            batch_definition = self._query_batch_definition(source, query)
+            definition = self._validation_definition(
+                suite_name, f"{source.kind}.{batch_definition.data_asset.name}", batch_definition
+            )
+            result = self._run(definition, batch, None, suite_parameters)
+            order = self._suites[suite_name][1]
+        return _batch_validation(suite_name, batch, result, order, source.kind)
+
     def validate_chunks(
         self,
         suite_name: str,
@@ -406,6 +425,16 @@ class Validator:
         return self._definitions[key]
 
     def _table_batch_definition(self, source: SqlSource, schema: str, table: str) -> Any:
+        datasource = self._sql_datasource(source)
+        key = (datasource.name, schema, table)
+        if key not in self._table_batches:
+            asset = datasource.add_table_asset(
+                name=f"{schema}.{table}", table_name=table, schema_name=schema
+            )
+            self._table_batches[key] = asset.add_batch_definition_whole_table("whole_table")
+        return self._table_batches[key]
+
+    def _sql_datasource(self, source: SqlSource) -> Any:
         context = self._ensure_context()
         datasource = self._sql_datasources.get(source)
         if datasource is None:
@@ -418,12 +447,16 @@ class Validator:
                 kwargs={"connect_args": dict(source.connect_args)},
             )
             self._sql_datasources[source] = datasource
-        key = (datasource.name, schema, table)
+        return datasource
+
+    def _query_batch_definition(self, source: SqlSource, query: str) -> Any:
+        datasource = self._sql_datasource(source)
+        key = (datasource.name, "query", query)
         if key not in self._table_batches:
-            asset = datasource.add_table_asset(
-                name=f"{schema}.{table}", table_name=table, schema_name=schema
+            asset = datasource.add_query_asset(
+                name=f"query_{hashlib.sha256(query.encode()).hexdigest()[:16]}", query=query
             )
-            self._table_batches[key] = asset.add_batch_definition_whole_table("whole_table")
+            self._table_batches[key] = asset.add_batch_definition_whole_table("whole_query")
         return self._table_batches[key]
 
     def _ensure_context(self) -> Any:

@@ -14,6 +14,10 @@ suite with `meta.blocking: true` is a blocking check: when it fails with ERROR, 
 downstream of its model (the copy published for BI tools, the report) are not built in that
 run. The suites whose rules dbt does not test a second time block: eNPS anonymity, and the
 ranges and intervals of the NPS marts and facts.
+
+A suite with `meta.rebuilt_rows` (nps_rolling) validates only the rows its incremental mart
+rebuilt since the suite last passed (orchestration/quality/rebuilt_rows.py): a blocked run's rows
+stay in scope until a validation passes; anything unknown validates every row.
 """
 
 import json
@@ -117,6 +121,7 @@ def _build_check(suite: str, definition: dict[str, Any]) -> dg.AssetChecksDefini
     def _check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
         # imported here: Great Expectations takes seconds to import
         from orchestration.quality.readers import validate_relation
+        from orchestration.quality.rebuilt_rows import record_pass, validation_scope
         from orchestration.quality.runtime import quality_project_dir, validator_for
         from orchestration.quality.verdicts import check_severity
 
@@ -124,10 +129,22 @@ def _build_check(suite: str, definition: dict[str, Any]) -> dg.AssetChecksDefini
         validator = validator_for(
             quality_project_dir(context.instance), context.op_execution_context.run_id
         )
+        engine = warehouse.engine
+        scope = validation_scope(engine, schema, table, suite, definition, parameters or None)
         validation = validate_relation(
-            validator, warehouse.engine, schema, table, suite, definition, parameters or None
+            validator,
+            engine,
+            schema,
+            table,
+            suite,
+            definition,
+            parameters or None,
+            where=scope.where,
         )
+        if validation.success:
+            record_pass(engine, scope, suite, table, validation.rows)
         metadata = evaluation_metadata(definition, validation, validation.rows)
+        metadata["validated_rows"] = dg.MetadataValue.json(scope.to_metadata())
         if parameters:
             metadata["suite_parameters"] = dg.MetadataValue.json(
                 {k: str(v) for k, v in parameters.items()}

@@ -73,10 +73,16 @@ def _engine(warehouse: Path | str | Engine) -> Engine:
     return warehouse if hasattr(warehouse, "read_arrow") else DuckDBEngine(Path(warehouse))
 
 
-def _select(engine: Engine, schema: str, table: str, definition: Mapping[str, Any] | None) -> str:
-    """The query reading the suite's columns of `schema.table`. A column the suite names but the
-    table lacks is left out, so GX reports it as a failed expectation instead of the read
-    failing."""
+def _select(
+    engine: Engine,
+    schema: str,
+    table: str,
+    definition: Mapping[str, Any] | None,
+    where: str | None = None,
+) -> str:
+    """The query reading the suite's columns of `schema.table` (its rows matching `where`). A
+    column the suite names but the table lacks is left out, so GX reports it as a failed
+    expectation instead of the read failing."""
     existing = engine.table_columns(schema, table)
     if not existing:
         raise LookupError(f"{schema}.{table} does not exist in {engine}")
@@ -85,7 +91,7 @@ def _select(engine: Engine, schema: str, table: str, definition: Mapping[str, An
         named = suite_columns(definition)
         wanted = [c for c in existing if c in named] or existing[:1]
     select = ", ".join(_quote(c) for c in wanted)
-    return f"select {select} from {_quote(schema)}.{_quote(table)}"
+    return f"select {select} from {_quote(schema)}.{_quote(table)}" + _where(where)
 
 
 def read_relation(
@@ -106,13 +112,14 @@ def read_chunks(
     table: str,
     definition: Mapping[str, Any] | None = None,
     chunk_rows: int = CHUNK_ROWS,
+    where: str | None = None,
 ) -> Iterator[pa.Table]:
     """Like read_relation, as consecutive Arrow tables of at most `chunk_rows` rows, read from
     one DuckDB snapshot; at least one (empty for an empty table), so the suite still runs."""
     import pyarrow as pa
 
     engine = _engine(warehouse)
-    sql = _select(engine, schema, table, definition)
+    sql = _select(engine, schema, table, definition, where)
     with engine.connect(read_only=True) as conn:
         reader = conn.sql(sql).to_arrow_reader(chunk_rows)
         # DuckDB hands over smaller record batches than asked for; GX pays a fixed cost per
@@ -160,9 +167,11 @@ def validate_relation(
     definition: Mapping[str, Any],
     suite_parameters: Mapping[str, Any] | None = None,
     chunk_rows: int = CHUNK_ROWS,
+    where: str | None = None,
 ) -> BatchValidation:
-    """Validate model `schema.table` with `suite` on the warehouse's own route (see above).
-    Raises LookupError when the table does not exist."""
+    """Validate model `schema.table` with `suite` on the warehouse's own route (see above):
+    only its rows matching the SQL predicate `where` when given (orchestration/quality/
+    rebuilt_rows.py). Raises LookupError when the table does not exist."""
     from orchestration.quality.gx_engine import row_by_row
 
     engine = _engine(warehouse)
@@ -170,19 +179,29 @@ def validate_relation(
     if engine.name == POSTGRES:
         if not engine.table_columns(schema, table):
             raise LookupError(f"{batch} does not exist in {engine}")
-        validation = validator.validate_table(
-            suite, postgres_source(engine.settings), schema, table, batch, suite_parameters
-        )
-        ((rows,),) = engine.fetchall(f"select count(*) from {_quote(schema)}.{_quote(table)}")
+        relation = f"{_quote(schema)}.{_quote(table)}"
+        if where is None:
+            validation = validator.validate_table(
+                suite, postgres_source(engine.settings), schema, table, batch, suite_parameters
+            )
+        else:
+            validation = validator.validate_query(
+                suite,
+                postgres_source(engine.settings),
+                f"select * from {relation}{_where(where)}",
+                batch,
+                suite_parameters,
+            )
+        ((rows,),) = engine.fetchall(f"select count(*) from {relation}{_where(where)}")
         return _with_rows(validation, int(rows))
     if row_by_row(definition):
         return validator.validate_chunks(
             suite,
-            read_chunks(engine, schema, table, definition, chunk_rows),
+            read_chunks(engine, schema, table, definition, chunk_rows, where),
             batch,
             suite_parameters,
         )
-    frame = read_relation(engine, schema, table, definition)
+    frame = engine.read_arrow(_select(engine, schema, table, definition, where))
     return validator.validate(suite, frame, batch, suite_parameters)
 
 
@@ -190,6 +209,10 @@ def _with_rows(validation: BatchValidation, rows: int) -> BatchValidation:
     from dataclasses import replace
 
     return replace(validation, rows=rows)
+
+
+def _where(where: str | None) -> str:
+    return "" if where is None else f" where {where}"
 
 
 def _quote(identifier: str) -> str:

@@ -12,7 +12,8 @@
     days from the first recomputed day F (macros/nps_incremental.sql) on, starting the running
     sums from the counts kept on F - 1 (the previous window's too: they are the counts of
     F - 1 - W); it needs the changes dated F - W on (daily counts from F - 2W on). A segment new
-    in this run gets its zero rows for the kept days. -#}
+    in this run gets its zero rows for the kept days. Each run logs the first day it writes
+    (nps_log_rebuilt_from), so its GX suite validates only those rows. -#}
 
 {% set keys = nps_segment_key_columns() %}
 {% set max_window = var('nps_rolling_windows') | max %}
@@ -26,6 +27,8 @@
         pre_hook=[
             "{{ nps_create_incremental_state() }}",
             "{{ nps_create_reprocessed_days_log() }}",
+            "{{ nps_create_rebuilt_from_log() }}",
+            "{{ nps_log_rebuilt_from(nps_rolling_first_written_day()) }}",
             "{{ nps_rolling_delete_recomputed_days() }}",
         ],
         post_hook="{{ nps_record_processed() }}",

@@ -1,0 +1,209 @@
+"""Which rows of an incremental mart its suite validates: the rows rebuilt since it last passed.
+
+A mart whose dbt runs rewrite only the days from some first day on (`nps_rolling`: a change on
+day d moves its windows from d on) logs, per run, that first day in `intermediate.nps_rebuilt_from`
+(macros/nps_incremental.sql, step 5; null: a full build), in the same transaction as its rows. A
+suite opts in with `meta.rebuilt_rows: {"day_column": "calendar_date"}`. When its validation
+passes, the check appends to `intermediate.nps_suite_passes` the newest logged run it covered.
+The next validation reads only the rows whose day is on or after the earliest first day logged
+by the runs since then, so:
+
+- a failed (blocked) run records no pass: its rows stay in scope until a validation passes;
+- a run that rebuilt nothing (a no-op) brings nothing into scope: no old row is read again;
+- every row is validated when anything is unknown: no pass recorded, the suite or its runtime
+  parameters changed (a fingerprint), a full build since the pass, a build of the model that
+  logged nothing (its watermark in `nps_incremental_state` has no log row), or an engine that
+  keeps no log (Spark builds in full).
+
+Only suites whose expectations all judge rows one by one (`gx_engine.row_by_row`) are scoped:
+the verdict of such an expectation over the whole table is the verdicts over its rows, so rows
+that passed and were not rewritten need no second look. A suite with an expectation on the whole
+table (row count, uniqueness, an aggregate) is always validated in full.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from orchestration.engines import DUCKDB, POSTGRES, Engine
+from orchestration.engines.base import quote
+
+log = logging.getLogger(__name__)
+
+REBUILT_FROM_TABLE = ("intermediate", "nps_rebuilt_from")
+STATE_TABLE = ("intermediate", "nps_incremental_state")
+PASSES_TABLE = ("intermediate", "nps_suite_passes")
+# engines whose dbt runs keep the log (Spark builds in full and keeps none)
+LOGGING_ENGINES = (DUCKDB, POSTGRES)
+
+
+@dataclass(frozen=True)
+class ValidationScope:
+    """The rows a validation reads, and why."""
+
+    where: str | None  # SQL predicate on the mart's rows; None: every row
+    reason: str
+    fingerprint: str  # of the suite and its parameters: a pass is only reused by the same
+    rebuilt_through: datetime | None = None  # the newest logged run the rows in scope include
+    first_day: date | None = None
+
+    @property
+    def every_row(self) -> bool:
+        return self.where is None
+
+    def to_metadata(self) -> dict[str, Any]:
+        return {
+            "rows_in_scope": "every row" if self.where is None else self.where,
+            "reason": self.reason,
+            "rebuilt_through": None if self.rebuilt_through is None else str(self.rebuilt_through),
+        }
+
+
+def fingerprint(definition: Mapping[str, Any], parameters: Mapping[str, Any] | None) -> str:
+    """What a pass is valid for: the suite as written and the values of its placeholders."""
+    text = json.dumps(
+        {"suite": definition, "parameters": dict(parameters or {})}, sort_keys=True, default=str
+    )
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def day_column(definition: Mapping[str, Any]) -> str | None:
+    """The day column of a suite that validates only rebuilt rows (meta.rebuilt_rows)."""
+    config = (definition.get("meta") or {}).get("rebuilt_rows")
+    if isinstance(config, Mapping) and config.get("day_column"):
+        return str(config["day_column"])
+    return None
+
+
+def validation_scope(
+    engine: Engine,
+    schema: str,
+    table: str,
+    suite: str,
+    definition: Mapping[str, Any],
+    parameters: Mapping[str, Any] | None = None,
+) -> ValidationScope:
+    """The rows of `schema.table` that suite `suite` must validate in this run (module doc)."""
+    from orchestration.quality.gx_engine import row_by_row
+
+    printed = fingerprint(definition, parameters)
+
+    def every_row(reason: str, through: datetime | None = None) -> ValidationScope:
+        return ValidationScope(None, reason, printed, through)
+
+    column = day_column(definition)
+    if column is None:
+        return every_row("the suite validates every row (no meta.rebuilt_rows)")
+    if not row_by_row(definition):
+        return every_row("the suite has expectations on the whole table")
+    if engine.name not in LOGGING_ENGINES:
+        return every_row(f"{engine.name} keeps no log of rebuilt days (full builds)")
+    if not (_exists(engine, *REBUILT_FROM_TABLE) and _exists(engine, *STATE_TABLE)):
+        return every_row("no log of rebuilt days yet")
+    log_table, state_table = _relation(*REBUILT_FROM_TABLE), _relation(*STATE_TABLE)
+    ((through,),) = engine.fetchall(
+        f"select max(processed_at) from {log_table} where model_name = ?", [table]
+    )
+    if through is None:
+        return every_row(f"{table} logged no build")
+    last_pass = _last_pass(engine, suite, table)
+    if last_pass is None:
+        return every_row("no passing validation recorded", through)
+    passed_fingerprint, passed_through = last_pass
+    if passed_fingerprint != printed:
+        return every_row("the suite or its parameters changed since it last passed", through)
+    ((unlogged,),) = engine.fetchall(
+        f"select count(*) from {state_table} as state "
+        "where state.model_name = ? and state.processed_at > ? and not exists ("
+        f"select 1 from {log_table} as logged where logged.model_name = state.model_name "
+        "and logged.processed_at = state.processed_at)",
+        [table, passed_through],
+    )
+    if unlogged:
+        return every_row(
+            f"{unlogged} build(s) of {table} since the last pass logged no day", through
+        )
+    ((runs, partial_runs, first_day),) = engine.fetchall(
+        f"select count(*), count(first_day), min(first_day) from {log_table} "
+        "where model_name = ? and processed_at > ?",
+        [table, passed_through],
+    )
+    if runs == 0:
+        return ValidationScope(
+            "1 = 0", f"{table} was not rebuilt since the suite last passed", printed, through
+        )
+    if partial_runs < runs:
+        return every_row(f"a full build of {table} since the suite last passed", through)
+    first_day = first_day if isinstance(first_day, date) else date.fromisoformat(str(first_day))
+    return ValidationScope(
+        f"{quote(column)} >= cast('{first_day.isoformat()}' as date)",
+        f"{runs} build(s) of {table} since the suite last passed rewrote the days from "
+        f"{first_day.isoformat()} on",
+        printed,
+        through,
+        first_day,
+    )
+
+
+def record_pass(
+    engine: Engine,
+    scope: ValidationScope,
+    suite: str,
+    table: str,
+    validated_rows: int | None,
+    now: datetime | None = None,
+) -> bool:
+    """Append the pass of a validation over `scope` (the suite succeeded). False when it could
+    not be recorded: the next validation then reads more rows, never fewer."""
+    if engine.name not in LOGGING_ENGINES or scope.rebuilt_through is None:
+        return False
+    passes = _relation(*PASSES_TABLE)
+    try:
+        with engine.connect() as conn:
+            conn.execute(f"create schema if not exists {quote(PASSES_TABLE[0])}")
+            conn.execute(
+                f"create table if not exists {passes} (suite varchar, model_name varchar, "
+                "fingerprint varchar, rebuilt_through timestamp with time zone, "
+                "first_day date, validated_rows bigint, passed_at timestamp with time zone)"
+            )
+            conn.execute(
+                f"insert into {passes} values (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    suite,
+                    table,
+                    scope.fingerprint,
+                    scope.rebuilt_through,
+                    scope.first_day,
+                    validated_rows,
+                    now or datetime.now(UTC),
+                ],
+            )
+    except Exception:  # a warehouse locked by a reader: the pass is simply not reused
+        log.warning("could not record the pass of suite %s on %s", suite, table, exc_info=True)
+        return False
+    return True
+
+
+def _last_pass(engine: Engine, suite: str, table: str) -> tuple[str, datetime] | None:
+    if not _exists(engine, *PASSES_TABLE):
+        return None
+    rows = engine.fetchall(
+        f"select fingerprint, rebuilt_through from {_relation(*PASSES_TABLE)} "
+        "where suite = ? and model_name = ? order by passed_at desc limit 1",
+        [suite, table],
+    )
+    return (rows[0][0], rows[0][1]) if rows else None
+
+
+def _exists(engine: Engine, schema: str, table: str) -> bool:
+    return bool(engine.table_columns(schema, table))
+
+
+def _relation(schema: str, table: str) -> str:
+    return f"{quote(schema)}.{quote(table)}"

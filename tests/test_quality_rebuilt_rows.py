@@ -1,0 +1,235 @@
+"""The nps_rolling suite validates only the rows its incremental model rebuilt since the suite
+last passed, and stays blocking: a blocked run's bad rows fail again until a validation passes.
+
+Real Dagster runs of the real check (expectations/nps_rolling.json through GX) on a DuckDB file.
+A stand-in upstream asset plays the dbt model: it rewrites the mart's days from a first day on
+and logs that day as the model's hooks do (macros/nps_incremental.sql, step 5;
+tests/test_incremental.py checks what real dbt runs log)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from orchestration.engines import DuckDBEngine
+from orchestration.quality.gx_engine import load_suite_definition
+from orchestration.quality.mart_checks import build_suite_checks
+from orchestration.quality.rebuilt_rows import record_pass, validation_scope
+from orchestration.resources import WarehouseResource
+
+NPS_ROLLING = dg.AssetKey(["marts", "nps_rolling"])
+PUBLISHED = "serving/published_marts"
+FIRST_DAY = date(2025, 3, 1)
+DAYS = 10
+SEGMENTS = ("north", "south")
+# a clean row's statistics (nps 20 inside its intervals), and an nps out of bounds
+CLEAN = (5, 2, 3, 20.0, 0.76, -20.0, 60.0, -15.0, 55.0, False, 20.0, 0.5, 0.2, 0.3)
+COLUMNS = (
+    "promoters, passives, detractors, nps, nps_variance, nps_ci_lower, nps_ci_upper, "
+    "nps_adjusted_ci_lower, nps_adjusted_ci_upper, is_low_sample, nps_standard_error, "
+    "promoter_share, passive_share, detractor_share"
+)
+
+
+def day(index: int) -> date:
+    return FIRST_DAY + timedelta(days=index)
+
+
+class StandInModel:
+    """Writes marts.nps_rolling and the model's logs like one dbt run of it."""
+
+    def __init__(self, warehouse: Path) -> None:
+        self.warehouse = warehouse
+        self.runs = 0
+
+    def build(self, first_day: date | None, bad_day: date | None = None, days: int = DAYS) -> None:
+        """Rewrite the days from `first_day` on (None: a full build); `bad_day`'s first row
+        gets an nps of 150."""
+        self.runs += 1
+        processed_at = datetime(2025, 4, 1, tzinfo=UTC) + timedelta(hours=self.runs)
+        with duckdb.connect(str(self.warehouse)) as conn:
+            conn.execute("set TimeZone = 'UTC'")
+            conn.execute("create schema if not exists marts")
+            conn.execute("create schema if not exists intermediate")
+            conn.execute(
+                "create table if not exists intermediate.nps_incremental_state "
+                "(model_name varchar, processed_at timestamptz)"
+            )
+            conn.execute(
+                "create table if not exists intermediate.nps_rebuilt_from "
+                "(model_name varchar, first_day date, processed_at timestamptz)"
+            )
+            values = ", ".join("?" for _ in CLEAN)
+            if first_day is None:
+                conn.execute("drop table if exists marts.nps_rolling")
+                conn.execute(
+                    f"create table marts.nps_rolling as select * from (values "
+                    f"(date '2000-01-01', 'x', {values})) as v(calendar_date, region, {COLUMNS}) "
+                    "where false",
+                    list(CLEAN),
+                )
+            else:
+                conn.execute("delete from marts.nps_rolling where calendar_date >= ?", [first_day])
+            start = 0 if first_day is None else (first_day - FIRST_DAY).days
+            for index in range(start, days):
+                for region in SEGMENTS:
+                    row = list(CLEAN)
+                    if day(index) == bad_day and region == SEGMENTS[0]:
+                        row[3] = 150.0
+                    conn.execute(
+                        f"insert into marts.nps_rolling values (?, ?, {values})",
+                        [day(index), region, *row],
+                    )
+            conn.execute(
+                "insert into intermediate.nps_rebuilt_from values ('nps_rolling', ?, ?)",
+                [first_day, processed_at],
+            )
+            conn.execute(
+                "insert into intermediate.nps_incremental_state values ('nps_rolling', ?)",
+                [processed_at],
+            )
+
+
+def run_check(instance: dg.DagsterInstance, warehouse: Path, build) -> dg.ExecuteInProcessResult:
+    @dg.asset(key=NPS_ROLLING)
+    def nps_rolling() -> None:
+        build()
+
+    @dg.asset(deps=[NPS_ROLLING], key=dg.AssetKey.from_user_string(PUBLISHED))
+    def published() -> None:
+        pass
+
+    definitions = dg.Definitions(
+        assets=[nps_rolling, published],
+        asset_checks=build_suite_checks([NPS_ROLLING]),
+        resources={"warehouse": WarehouseResource(path=str(warehouse))},
+    )
+    job = definitions.resolve_implicit_global_asset_job_def()
+    return job.execute_in_process(instance=instance, raise_on_error=False)
+
+
+def outcome(result: dg.ExecuteInProcessResult) -> dict:
+    (evaluation,) = result.get_asset_check_evaluations()
+    metadata = {k: v.value for k, v in evaluation.metadata.items()}
+    published = PUBLISHED in {
+        e.event_specific_data.materialization.asset_key.to_user_string()
+        for e in result.get_asset_materialization_events()
+    }
+    return {
+        "passed": evaluation.passed,
+        "rows": metadata["rows"],
+        "failing": metadata["failing_counts"],
+        "published": published,
+        "scope": metadata["validated_rows"]["rows_in_scope"],
+    }
+
+
+def test_only_rebuilt_rows_are_validated_and_a_blocked_run_stays_blocked(tmp_path: Path) -> None:
+    warehouse = tmp_path / "warehouse.duckdb"
+    model = StandInModel(warehouse)
+    per_day = len(SEGMENTS)
+    with dg.instance_for_test() as instance:
+        # a full build: every row, clean
+        first = outcome(run_check(instance, warehouse, lambda: model.build(None)))
+        assert first == {
+            "passed": True,
+            "rows": DAYS * per_day,
+            "failing": {},
+            "published": True,
+            "scope": "every row",
+        }
+
+        # a late file rebuilds from an old day (the 3rd) on; a bad row on the 4th is caught
+        late = outcome(run_check(instance, warehouse, lambda: model.build(day(2), day(3))))
+        assert (late["passed"], late["published"]) == (False, False)
+        assert late["failing"] == {
+            "nps_within_bounds": 1,
+            "nps_at_most_ci_upper": 1,
+            "nps_at_most_adjusted_ci_upper": 1,
+        }
+        assert late["rows"] == (DAYS - 2) * per_day
+        assert late["scope"] == "\"calendar_date\" >= cast('2025-03-03' as date)"
+
+        # the next run rebuilds only a new day: the blocked run's bad row fails again
+        new_day = outcome(
+            run_check(instance, warehouse, lambda: model.build(day(DAYS), days=DAYS + 1))
+        )
+        assert (new_day["passed"], new_day["published"]) == (False, False)
+        assert new_day["failing"]["nps_within_bounds"] == 1
+        assert new_day["rows"] == (DAYS + 1 - 2) * per_day
+
+        # repaired from the 4th on: the rows since the last pass are validated and pass
+        repaired = outcome(
+            run_check(instance, warehouse, lambda: model.build(day(3), days=DAYS + 1))
+        )
+        assert (repaired["passed"], repaired["published"]) == (True, True)
+        assert repaired["rows"] == (DAYS + 1 - 2) * per_day
+
+        # a run that rebuilt nothing (its first day is after the last one) reads no old row
+        no_op = outcome(
+            run_check(instance, warehouse, lambda: model.build(day(DAYS + 1), days=DAYS + 1))
+        )
+        assert (no_op["passed"], no_op["published"], no_op["rows"]) == (True, True, 0)
+
+        # a full build validates every row again
+        full = outcome(run_check(instance, warehouse, lambda: model.build(None)))
+        assert (full["passed"], full["rows"], full["scope"]) == (True, DAYS * per_day, "every row")
+
+
+@pytest.fixture
+def passed_warehouse(tmp_path: Path) -> tuple[DuckDBEngine, StandInModel]:
+    """A full build whose validation passed, then a build from the 6th day on."""
+    warehouse = tmp_path / "scope.duckdb"
+    model = StandInModel(warehouse)
+    model.build(None)
+    engine = DuckDBEngine(warehouse)
+    definition = load_suite_definition("nps_rolling")
+    scope = validation_scope(engine, "marts", "nps_rolling", "nps_rolling", definition)
+    assert scope.every_row and scope.reason == "no passing validation recorded"
+    assert record_pass(engine, scope, "nps_rolling", "nps_rolling", DAYS * len(SEGMENTS))
+    model.build(day(5))
+    return engine, model
+
+
+def scope_of(engine: DuckDBEngine, definition: dict | None = None, parameters=None):
+    definition = definition or load_suite_definition("nps_rolling")
+    return validation_scope(engine, "marts", "nps_rolling", "nps_rolling", definition, parameters)
+
+
+def test_the_scope_starts_at_the_first_rebuilt_day(passed_warehouse) -> None:
+    engine, _ = passed_warehouse
+    scope = scope_of(engine)
+    assert (scope.where, scope.first_day) == (
+        "\"calendar_date\" >= cast('2025-03-06' as date)",
+        day(5),
+    )
+
+
+def test_an_unknown_state_validates_every_row(passed_warehouse) -> None:
+    engine, _ = passed_warehouse
+    definition = load_suite_definition("nps_rolling")
+    # the suite changed since it passed
+    changed = {**definition, "expectations": definition["expectations"][:-1]}
+    assert scope_of(engine, changed).every_row
+    # runtime parameters are part of what passed
+    assert scope_of(engine, parameters={"cutoff": "2025-01-01"}).every_row
+    # a suite with an expectation on the whole table is never scoped
+    whole = {
+        **definition,
+        "expectations": [
+            *definition["expectations"],
+            {"type": "expect_table_row_count_to_be_between", "kwargs": {"min_value": 1}},
+        ],
+    }
+    assert scope_of(engine, whole).reason == "the suite has expectations on the whole table"
+    # a build of the model that logged no first day (e.g. an older version of the model)
+    with duckdb.connect(str(engine.path)) as conn:
+        conn.execute(
+            "insert into intermediate.nps_incremental_state "
+            "values ('nps_rolling', timestamptz '2025-05-01 00:00:00+00')"
+        )
+    assert scope_of(engine).every_row
