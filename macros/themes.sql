@@ -159,11 +159,13 @@
 
 {#- Incremental tagging (int_comment_themes_tagged): a comment never changes once loaded, so a
     run tags the reprocessed days only (macros/nps_incremental.sql), unless the tagging itself
-    changed: other keywords in seeds/themes.csv, or another matching SQL. The version of the
-    tagging is the hash of its SQL, which holds every keyword; each run records the version it
-    tagged with, and a run that finds another one (or none) tags every day again. -#}
+    changed: other keywords in seeds/themes.csv, other matching macros, or another model file
+    (its columns: on_schema_change syncs them, and every row is written again). The version is
+    the hash of the model's source and of the tagging SQL, which holds every keyword; each run
+    records the version it tagged with, and a run that finds another one (or none: a table
+    built before the model was incremental) tags every day again. -#}
 {% macro theme_tagging_version() -%}
-    {{ return(local_md5(nps_warehouse.theme_matches(
+    {{ return(local_md5(model.raw_code ~ nps_warehouse.theme_matches(
         'comments', nps_warehouse.theme_keyword_rows(ref('themes'))
     ))) }}
 {%- endmacro %}
