@@ -48,8 +48,9 @@ def keyword_rows_literal() -> str:
     )
 
 
-def compile_theme_matches(workdir: Path) -> str:
-    """The SQL of macro theme_matches over the sample and the seed, compiled by dbt."""
+def compile_theme_matches(workdir: Path, target_env: dict[str, str] | None = None) -> str:
+    """The SQL of macro theme_matches over the sample and the seed, compiled by dbt (for
+    DuckDB, or for the target that `target_env` selects)."""
     from dbt.cli.main import dbtRunner
 
     # reads table `labelled` (id, language, comment), created by the caller
@@ -57,8 +58,9 @@ def compile_theme_matches(workdir: Path) -> str:
         "with comments as (select id as response_id, language, comment from labelled) "
         f"{{{{ theme_matches('comments', {keyword_rows_literal()}) }}}}"
     )
-    previous = os.environ.get("NPS_WAREHOUSE")
-    os.environ["NPS_WAREHOUSE"] = str(workdir / "compile.duckdb")
+    target_env = target_env or {"NPS_WAREHOUSE": str(workdir / "compile.duckdb")}
+    previous = {name: os.environ.get(name) for name in target_env}
+    os.environ.update(target_env)
     try:
         result = dbtRunner().invoke(
             [
@@ -77,10 +79,11 @@ def compile_theme_matches(workdir: Path) -> str:
             ]
         )
     finally:
-        if previous is None:
-            os.environ.pop("NPS_WAREHOUSE", None)
-        else:
-            os.environ["NPS_WAREHOUSE"] = previous
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     assert result.success, result.exception
     return result.result.results[0].node.compiled_code
 
