@@ -435,3 +435,130 @@ def test_rolling_logs_the_first_day_it_rewrites(incremental_history: dict) -> No
     changed = set(run["after"]) ^ set(run["before"])
     assert changed
     assert min(r[0] for r in changed) >= date(2024, 6, 1)
+
+
+# --- int_comment_themes_tagged: incremental by day, retagged in full when the tagging changes
+
+THEMES_HEADER = HEADER + ",comment,language"
+
+
+def commented_row(rid: str, day: str, comment: str) -> str:
+    return row(rid, day, 7, f"P{rid}") + f',"{comment}",en'
+
+
+def dbt_in(project: Path, warehouse: Path, command: str, *args: str) -> None:
+    env = {**os.environ, "NPS_WAREHOUSE": str(warehouse), "DBT_TARGET": "duckdb"}
+    completed = subprocess.run(
+        [DBT, command, "--project-dir", str(project), "--profiles-dir", str(project), *args],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert completed.returncode == 0, completed.stdout[-8000:] + completed.stderr[-2000:]
+
+
+def tagged_themes(warehouse: Path) -> dict[str, set[str]]:
+    themes: dict[str, set[str]] = {}
+    for response_id, theme in query(
+        warehouse, "select response_id, theme from intermediate.int_comment_themes_tagged"
+    ):
+        themes.setdefault(response_id, set()).add(theme)
+    return themes
+
+
+def mark_tagged(warehouse: Path, response_id: str) -> None:
+    """A theme no run writes: it stays only while the response's day is not tagged again."""
+    conn = duckdb.connect(str(warehouse))
+    try:
+        conn.execute(
+            "update intermediate.int_comment_themes_tagged set theme = 'untouched' "
+            "where response_id = ?",
+            [response_id],
+        )
+    finally:
+        conn.close()
+
+
+def test_comment_themes_are_tagged_by_day_and_again_when_the_keywords_change(
+    tmp_path: Path,
+) -> None:
+    project = tmp_path / "project"
+    for name in ("dbt_project.yml", "profiles.yml"):
+        project.mkdir(exist_ok=True)
+        shutil.copyfile(REPO / name, project / name)
+    for folder in ("macros", "models", "seeds", "tests/dbt"):
+        shutil.copytree(REPO / folder, project / folder)
+    landing, warehouse = tmp_path / "landing", tmp_path / "warehouse.duckdb"
+    nps = landing / "nps"
+    start = datetime(2025, 3, 1, 23, 0, tzinfo=UTC)
+    selection = ("--select", "+int_comment_themes_tagged")
+    # seeds too; not the seeds' data tests, whose relationships reach marts not built here
+    with_seeds = (*selection, "--exclude", "test_type:data")
+
+    (nps / "daily").mkdir(parents=True)
+    (nps / "daily" / "2025-03-01.csv").write_text(
+        "\n".join(
+            [
+                THEMES_HEADER,
+                commented_row("T1", "2025-03-01", "The queue was far too long"),
+                commented_row("T2", "2025-02-20", "Far too expensive"),
+                commented_row("T3", "2025-02-20", "Lovely people"),
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    load(warehouse, landing, "day1", start)
+    dbt_in(project, warehouse, "build", *with_seeds)
+    assert tagged_themes(warehouse) == {"T1": {"waiting_time"}, "T2": {"price"}}
+
+    # a late comment on an old day: that day is tagged, 2025-02-20 is left as it was
+    mark_tagged(warehouse, "T2")
+    (nps / "late").mkdir()
+    (nps / "late" / "2025-03-02_late.csv").write_text(
+        "\n".join(
+            [
+                THEMES_HEADER,
+                commented_row("T4", "2025-02-10", "A rude cashier"),
+                commented_row("T5", "2025-03-02", "The app crashed"),
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    load(warehouse, landing, "day2", start + timedelta(days=1))
+    dbt_in(project, warehouse, "run", *selection)
+    assert tagged_themes(warehouse) == {
+        "T1": {"waiting_time"},
+        "T2": {"untouched"},
+        "T4": {"staff"},
+        "T5": {"app_website"},
+    }
+
+    # a new keyword: every day is tagged again, T3 (an old day) now mentions staff
+    with (project / "seeds" / "themes.csv").open("a", encoding="utf-8") as seed:
+        seed.write("staff,en,lovely people,\n")
+    dbt_in(project, warehouse, "build", *with_seeds)
+    retagged = {
+        "T1": {"waiting_time"},
+        "T2": {"price"},
+        "T3": {"staff"},
+        "T4": {"staff"},
+        "T5": {"app_website"},
+    }
+    assert tagged_themes(warehouse) == retagged
+
+    # the new version was recorded: the next run tags the reprocessed days only again
+    mark_tagged(warehouse, "T2")
+    dbt_in(project, warehouse, "run", *selection)
+    assert query(
+        warehouse, "select * from intermediate.int_comment_themes_tagged order by all"
+    ) == [
+        ("T1", "waiting_time", date(2025, 3, 1)),
+        ("T2", "untouched", date(2025, 2, 20)),
+        ("T3", "staff", date(2025, 2, 20)),
+        ("T4", "staff", date(2025, 2, 10)),
+        ("T5", "app_website", date(2025, 3, 2)),
+    ]

@@ -581,3 +581,32 @@ def test_a_postgres_mart_is_validated_over_the_rows_in_scope_only(
     assert (result.datasource, result.rows, result.success) == ("postgres", 2, False)
     assert {o.key: o.unexpected_count for o in result.failures()} == {"enps_within_bounds": 1}
     assert result.outcome("enps_within_bounds").unexpected_sample == (140.0,)
+
+
+def test_theme_tagging_on_postgres_equals_duckdb(postgres: dict[str, str], tmp_path: Path) -> None:
+    """The keywords are written into the tagging SQL as literals (quotes, backslashes, per
+    engine): the labelled sample and every demo sentence, in their languages and in an unknown
+    one, get the same themes on both engines."""
+    from tests.test_voice_themes import compile_theme_matches, demo_sentences, read_sample, tag
+
+    comments = [(row["id"], row["language"], row["comment"]) for row in read_sample()]
+    comments += [(row["id"], row["language"], row["comment"]) for row in demo_sentences()]
+    comments += [(f"unknown-{rid}", None, comment) for rid, _, comment in comments[:40]]
+    comments += [("placeholder", "en", " n/a "), ("empty", "en", None)]
+    sample = [{"id": rid, "language": lang, "comment": text} for rid, lang, text in comments]
+    on_duckdb = tag(compile_theme_matches(tmp_path / "duckdb"), sample)
+
+    compiled = compile_theme_matches(tmp_path / "postgres", {**postgres, "DBT_TARGET": "postgres"})
+    assert "~ ('\\y(?:'" in compiled  # PostgreSQL's own macros
+    conn = _pg_connect(postgres)
+    try:
+        cursor = conn.cursor()
+        cursor.execute("create temporary table labelled (id text, language text, comment text)")
+        cursor.executemany("insert into labelled values (%s, %s, %s)", comments)
+        cursor.execute(compiled)
+        on_postgres = set(cursor.fetchall())
+    finally:
+        conn.close()
+    assert len(on_duckdb) > 250
+    assert {(r, t) for r, t in on_duckdb if r.startswith("unknown-")}
+    assert on_postgres == on_duckdb

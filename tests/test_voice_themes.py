@@ -3,8 +3,8 @@
 The sample (tests/fixtures/themes/labelled_comments.csv) was written and labelled by hand,
 independently of the keyword seed: realistic comments plus tricky negatives (words that contain
 a keyword, or share its spelling with another meaning). The SQL under test is the macro the
-model int_comment_themes_tagged uses (`theme_matches`), compiled by dbt and run in DuckDB over
-the sample and seeds/themes.csv.
+model int_comment_themes_tagged uses (`theme_matches`), compiled by dbt from the rows of
+seeds/themes.csv and run in DuckDB over the sample.
 
 `python -m tests.test_voice_themes` prints the precision/recall table that is in README.md.
 """
@@ -12,6 +12,7 @@ the sample and seeds/themes.csv.
 from __future__ import annotations
 
 import csv
+import json
 import os
 import re
 import tempfile
@@ -29,23 +30,37 @@ LANGUAGES = {"en", "es", "nl", "pl", "de", "fr"}
 FLOOR = 0.8  # per theme, on the labelled sample
 
 
-def sql_literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+def keyword_rows_literal() -> str:
+    """The seed's rows as a Jinja list of dicts: the macro writes its patterns from them."""
+
+    def value(text: str) -> str:
+        return json.dumps(text) if text else "none"
+
+    with THEMES_SEED.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    return (
+        "["
+        + ", ".join(
+            "{" + ", ".join(f"{json.dumps(key)}: {value(row[key])}" for key in row) + "}"
+            for row in rows
+        )
+        + "]"
+    )
 
 
-def compile_theme_matches(workdir: Path) -> str:
-    """The SQL of macro theme_matches over the sample and the seed, compiled by dbt."""
+def compile_theme_matches(workdir: Path, target_env: dict[str, str] | None = None) -> str:
+    """The SQL of macro theme_matches over the sample and the seed, compiled by dbt (for
+    DuckDB, or for the target that `target_env` selects)."""
     from dbt.cli.main import dbtRunner
 
     # reads table `labelled` (id, language, comment), created by the caller
     inline = (
-        "with comments as (select id as response_id, language, comment from labelled), "
-        "keywords as (select * from read_csv("
-        f"{sql_literal(str(THEMES_SEED))}, header = true, all_varchar = true)) "
-        "{{ theme_matches('comments', 'keywords') }}"
+        "with comments as (select id as response_id, language, comment from labelled) "
+        f"{{{{ theme_matches('comments', {keyword_rows_literal()}) }}}}"
     )
-    previous = os.environ.get("NPS_WAREHOUSE")
-    os.environ["NPS_WAREHOUSE"] = str(workdir / "compile.duckdb")
+    target_env = target_env or {"NPS_WAREHOUSE": str(workdir / "compile.duckdb")}
+    previous = {name: os.environ.get(name) for name in target_env}
+    os.environ.update(target_env)
     try:
         result = dbtRunner().invoke(
             [
@@ -64,10 +79,11 @@ def compile_theme_matches(workdir: Path) -> str:
             ]
         )
     finally:
-        if previous is None:
-            os.environ.pop("NPS_WAREHOUSE", None)
-        else:
-            os.environ["NPS_WAREHOUSE"] = previous
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     assert result.success, result.exception
     return result.result.results[0].node.compiled_code
 
