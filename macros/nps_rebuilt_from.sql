@@ -22,7 +22,7 @@
     {{ adapter.dispatch('nps_create_rebuilt_from_log', 'nps_warehouse')() }}
 {%- endmacro %}
 
-{#- Spark: full builds only, see spark__nps_record_processed (and its suite validates every row). -#}
+{#- Spark: not logged; the nps_rolling suite reads every row there (rebuilt_rows.py). -#}
 {% macro spark__nps_create_rebuilt_from_log() -%}
 {%- endmacro %}
 

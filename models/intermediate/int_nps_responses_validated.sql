@@ -8,6 +8,7 @@
     config(
         materialized='incremental',
         incremental_strategy=nps_incremental_strategy(),
+        partition_by=nps_partition_by('_source_file'),
         unique_key=['_source_file', '_source_row', '_load_id'],
         on_schema_change='fail',
     )
@@ -285,13 +286,20 @@ removed as (
 
 {% endif %}
 
-final as (
+replacing as (
 
     select * from recomputed
     {%- if is_incremental() %}
     union all
     select * from removed
     {%- endif %}
+
+),
+
+final as (
+
+    -- where whole files (partitions) are overwritten, their untouched rows are written again
+    {{ nps_with_kept_rows('replacing', '_source_file', key_columns) }}
 
 )
 

@@ -10,11 +10,13 @@
     post-hook removes the old rows left on a changed day by respondents with no response left. -#}
 
 {% set respondent_key = "coalesce(respondent_id, 'response:' || response_id)" %}
+{% set upstream_days = nps_upstream_days('int_nps_responses_aggregated') %}
 
 {{
     config(
         materialized='incremental',
         incremental_strategy=nps_incremental_strategy(),
+        partition_by=nps_partition_by('response_date'),
         unique_key='respondent_key',
         on_schema_change='fail',
         pre_hook=[
@@ -39,11 +41,11 @@ responses as (
     where {{ respondent_key }} in (
         select {{ respondent_key }}
         from {{ ref('fct_nps_responses') }}
-        where response_date in ({{ nps_upstream_days('int_nps_responses_aggregated') }})
+        where response_date in ({{ upstream_days }})
         union
         select previous.respondent_key
         from {{ this }} as previous
-        where previous.response_date in ({{ nps_upstream_days('int_nps_responses_aggregated') }})
+        where previous.response_date in ({{ upstream_days }})
     )
     {%- endif %}
 
@@ -91,7 +93,7 @@ day_latest as (
 
 ),
 
-final as (
+sequenced as (
 
     select
         keyed.*,
@@ -100,6 +102,13 @@ final as (
     from keyed
     left join day_latest
         on keyed.response_id = day_latest.response_id
+
+),
+
+final as (
+
+    -- where whole days (partitions) are overwritten, other respondents' rows are written again
+    {{ nps_with_kept_rows('sequenced', 'response_date', ['respondent_key'], upstream_days) }}
 
 )
 

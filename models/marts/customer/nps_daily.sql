@@ -5,6 +5,7 @@
     config(
         materialized='incremental',
         incremental_strategy=nps_incremental_strategy(),
+        partition_by=nps_partition_by('response_date'),
         unique_key='response_date',
         on_schema_change='fail',
         pre_hook=[

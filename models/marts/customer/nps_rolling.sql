@@ -23,6 +23,7 @@
     config(
         materialized='incremental',
         incremental_strategy=nps_incremental_strategy(),
+        partition_by=nps_partition_by('calendar_date'),
         on_schema_change='fail',
         pre_hook=[
             "{{ nps_create_incremental_state() }}",
