@@ -206,15 +206,11 @@
     )
 {%- endmacro %}
 
-{#- Spark builds in full only (see spark__nps_record_processed): nothing to record. -#}
-{% macro spark__create_theme_tagging_state() -%}
-{%- endmacro %}
-
 {#- pre-hook: the days tagged again go first (every day when the tagging changed). -#}
 {% macro delete_retagged_days() -%}
     {%- if is_incremental() -%}
         {%- if nps_warehouse.theme_tagging_changed() -%}
-            delete from {{ this }}
+            {{ nps_warehouse.nps_delete_rows_where('response_date', '1 = 1') }}
         {%- else -%}
             {{ nps_warehouse.nps_delete_reprocessed_days('response_date') }}
         {%- endif -%}
@@ -236,5 +232,3 @@
     )
 {%- endmacro %}
 
-{% macro spark__record_theme_tagging_version() -%}
-{%- endmacro %}

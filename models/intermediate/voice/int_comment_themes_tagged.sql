@@ -6,6 +6,7 @@
     config(
         materialized='incremental',
         incremental_strategy=nps_incremental_strategy(),
+        partition_by=nps_partition_by('response_date'),
         unique_key='response_date',
         on_schema_change='sync_all_columns',
         pre_hook=[
@@ -21,7 +22,6 @@
 }}
 
 {%- do nps_partition_range() %}  {#- fail early on malformed partition vars #}
-{%- do nps_check_incremental_run() %}
 
 -- depends_on: {{ ref('int_nps_responses_validated') }}
 
