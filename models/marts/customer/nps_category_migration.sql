@@ -1,7 +1,13 @@
 {#- How respondents move between categories from one period to the next (var
     nps_migration_period_types: month and quarter), per segment: for each respondent and segment,
     the category of their latest response in the period, compared with the same respondent's in
-    the immediately preceding period of that segment. -#}
+    the immediately preceding period of that segment.
+
+    Shaped for cost (bench/README.md): only responses in a period next to another period of the
+    same respondent enter the segment fan-out, each once per pair of periods it is a side of;
+    the latest response of a side is the smallest of integer keys (min, rolled up from branch
+    grain to the hierarchy as nps_segment_rollup does), not a window over every response x
+    segment, and both sides of a pair come out of the same aggregation. -#}
 
 {% set keys = nps_segment_key_columns() %}
 {% set period_types = var('nps_migration_period_types') %}
@@ -15,38 +21,9 @@ responses as (
 
 ),
 
-repeaters as (
+period_types as (
 
-    -- only respondents who answered in at least two different months can migrate
-    select respondent_id
-    from responses
-    group by 1
-    having
-        min(cast({{ dbt.date_trunc('month', 'response_date') }} as date))
-        < max(cast({{ dbt.date_trunc('month', 'response_date') }} as date))
-
-),
-
-repeat_responses as (
-
-    select
-        responses.respondent_id,
-        responses.response_id,
-        responses.submitted_at,
-        responses.response_date,
-        responses.category,
-        responses.region,
-        responses.district,
-        responses.branch_id,
-        responses.branch_name,
-        responses.survey_id,
-        coalesce(responses.touchpoint, 'unknown') as touchpoint,
-        coalesce(responses.channel, 'unknown') as channel,
-        coalesce(responses.product, 'unknown') as product
-
-    from responses
-    inner join repeaters
-        on responses.respondent_id = repeaters.respondent_id
+    {{ nps_values_relation('period_type', period_types) }}
 
 ),
 
@@ -62,105 +39,360 @@ levels as (
 
 ),
 
-period_types as (
+ranked_responses as (
 
-    {{ nps_values_relation('period_type', period_types) }}
+    select
+        respondent_id,
+        response_date,
+        region,
+        district,
+        branch_id,
+        branch_name,
+        survey_id,
+        coalesce(touchpoint, 'unknown') as touchpoint,
+        coalesce(channel, 'unknown') as channel,
+        coalesce(product, 'unknown') as product,
+        -- rank 1 = the respondent's latest response; times 3 plus the category (0-2, decoded in
+        -- migrations): within any set of one respondent's responses the smallest key is the
+        -- latest response's and carries its category, so the fan-out only takes min() of integers
+        row_number() over (
+            partition by respondent_id
+            order by submitted_at desc, response_id desc
+        ) * 3
+        + case category
+            when 'promoter' then 0
+            when 'passive' then 1
+            when 'detractor' then 2
+        end as recency_key
+
+    from responses
 
 ),
 
-segmented as (
+response_periods as (
 
-    -- every response in each of the segments it belongs to, for each period type
     select
-        repeat_responses.respondent_id,
-        repeat_responses.response_id,
-        repeat_responses.submitted_at,
-        repeat_responses.category,
+        ranked_responses.*,
         period_types.period_type,
         case
             {% for period_type in period_types %}
                 when period_types.period_type = '{{ period_type }}'
-                    then cast({{ dbt.date_trunc(period_type, 'repeat_responses.response_date') }} as date)
+                    then cast({{ dbt.date_trunc(period_type, 'ranked_responses.response_date') }} as date)
             {% endfor %}
-        end as period_start,
-        levels.hierarchy_level,
-        case when levels.hierarchy_level <> 'all' then repeat_responses.region end as region,
-        case when levels.hierarchy_level in ('district', 'branch') then repeat_responses.district end as district,
-        case when levels.hierarchy_level = 'branch' then repeat_responses.branch_id end as branch_id,
-        case when levels.hierarchy_level = 'branch' then repeat_responses.branch_name end as branch_name,
-        segment_types.segment_type,
-        case segment_types.segment_type
-            when 'survey' then repeat_responses.survey_id
-            when 'touchpoint' then repeat_responses.touchpoint
-            when 'channel' then repeat_responses.channel
-            when 'product' then repeat_responses.product
-            else 'all'
-        end as segment_value
+        end as period_start
 
-    from repeat_responses
+    from ranked_responses
     cross join period_types
-    cross join levels
-    cross join segment_types
-
-),
-
-ranked as (
-
-    select
-        *,
-        row_number() over (
-            partition by respondent_id, period_type, period_start, {{ keys | join(', ') }}
-            order by submitted_at desc, response_id desc
-        ) as recency_rank
-
-    from segmented
 
 ),
 
 respondent_periods as (
 
-    -- the respondent's category in the period and segment: that of their latest response there
-    select * from ranked
-    where recency_rank = 1
+    select distinct
+        respondent_id,
+        period_type,
+        period_start
+
+    from response_periods
 
 ),
 
-with_previous as (
+respondent_period_neighbours as (
 
     select
-        *,
-        lag(period_start) over (
-            partition by respondent_id, period_type, {{ keys | join(', ') }}
-            order by period_start
-        ) as lagged_period_start,
-        lag(category) over (
-            partition by respondent_id, period_type, {{ keys | join(', ') }}
-            order by period_start
-        ) as lagged_category,
+        respondent_id,
+        period_type,
+        period_start,
         case
             {% for period_type in period_types %}
                 when period_type = '{{ period_type }}'
                     then {{ add_periods(period_type, -1, 'period_start') }}
             {% endfor %}
-        end as previous_period_start
+        end as previous_period_start,
+        case
+            {% for period_type in period_types %}
+                when period_type = '{{ period_type }}'
+                    then {{ add_periods(period_type, 1, 'period_start') }}
+            {% endfor %}
+        end as next_period_start,
+        lag(period_start) over (
+            partition by respondent_id, period_type
+            order by period_start
+        ) as earlier_period_start,
+        lead(period_start) over (
+            partition by respondent_id, period_type
+            order by period_start
+        ) as later_period_start
 
     from respondent_periods
 
 ),
 
-migrations as (
+migration_periods as (
+
+    -- the respondent's periods that follow or precede another of theirs: a migration's two sides
+    select
+        respondent_id,
+        period_type,
+        period_start,
+        next_period_start,
+        coalesce(earlier_period_start = previous_period_start, false) as follows_previous,
+        coalesce(later_period_start = next_period_start, false) as precedes_next
+
+    from respondent_period_neighbours
+    where
+        earlier_period_start = previous_period_start
+        or later_period_start = next_period_start
+
+),
+
+migration_responses as (
 
     select
+        response_periods.*,
+        migration_periods.next_period_start,
+        migration_periods.follows_previous,
+        migration_periods.precedes_next
+
+    from response_periods
+    inner join migration_periods
+        on
+            response_periods.respondent_id = migration_periods.respondent_id
+            and response_periods.period_type = migration_periods.period_type
+            and response_periods.period_start = migration_periods.period_start
+
+),
+
+migration_sides as (
+
+    -- a response is the later side of the pair ending in its period and the earlier side of the
+    -- pair ending in the next one (where the respondent answered in those periods); period_start
+    -- is the pair's later period
+    select
+        respondent_id,
         period_type,
-        previous_period_start,
+        period_start,
+        region,
+        district,
+        branch_id,
+        branch_name,
+        survey_id,
+        touchpoint,
+        channel,
+        product,
+        cast(null as {{ dbt.type_bigint() }}) as earlier_recency_key,
+        recency_key as later_recency_key
+
+    from migration_responses
+    where follows_previous
+
+    union all
+
+    select
+        respondent_id,
+        period_type,
+        next_period_start as period_start,
+        region,
+        district,
+        branch_id,
+        branch_name,
+        survey_id,
+        touchpoint,
+        channel,
+        product,
+        recency_key as earlier_recency_key,
+        cast(null as {{ dbt.type_bigint() }}) as later_recency_key
+
+    from migration_responses
+    where precedes_next
+
+),
+
+latest_by_branch_segment as (
+
+    -- each side's latest per respondent, pair of periods, branch and segment (x5 segment types)
+    select
+        migration_sides.respondent_id,
+        migration_sides.period_type,
+        migration_sides.period_start,
+        migration_sides.region,
+        migration_sides.district,
+        migration_sides.branch_id,
+        migration_sides.branch_name,
+        segment_types.segment_type,
+        case segment_types.segment_type
+            when 'survey' then migration_sides.survey_id
+            when 'touchpoint' then migration_sides.touchpoint
+            when 'channel' then migration_sides.channel
+            when 'product' then migration_sides.product
+            else 'all'
+        end as segment_value,
+        min(migration_sides.earlier_recency_key) as earlier_recency_key,
+        min(migration_sides.later_recency_key) as later_recency_key
+
+    from migration_sides
+    cross join segment_types
+    group by 1, 2, 3, 4, 5, 6, 7, 8, 9
+
+),
+
+latest_by_district_segment as (
+
+    -- up the hierarchy one level at a time (the latest of a node is the latest of its
+    -- children's): fewer and narrower groups at each step than one x4 fan-out of the branch rows
+    select
+        respondent_id,
+        period_type,
+        period_start,
+        region,
+        district,
+        segment_type,
+        segment_value,
+        min(earlier_recency_key) as earlier_recency_key,
+        min(later_recency_key) as later_recency_key
+
+    from latest_by_branch_segment
+    group by 1, 2, 3, 4, 5, 6, 7
+
+),
+
+latest_by_region_segment as (
+
+    select
+        respondent_id,
+        period_type,
+        period_start,
+        region,
+        segment_type,
+        segment_value,
+        min(earlier_recency_key) as earlier_recency_key,
+        min(later_recency_key) as later_recency_key
+
+    from latest_by_district_segment
+    group by 1, 2, 3, 4, 5, 6
+
+),
+
+latest_by_all_segment as (
+
+    select
+        respondent_id,
+        period_type,
+        period_start,
+        segment_type,
+        segment_value,
+        min(earlier_recency_key) as earlier_recency_key,
+        min(later_recency_key) as later_recency_key
+
+    from latest_by_region_segment
+    group by 1, 2, 3, 4, 5
+
+),
+
+latest_by_segment as (
+
+    select
+        respondent_id,
+        period_type,
+        period_start,
+        'all' as hierarchy_level,
+        cast(null as {{ dbt.type_string() }}) as region,
+        cast(null as {{ dbt.type_string() }}) as district,
+        cast(null as {{ dbt.type_string() }}) as branch_id,
+        cast(null as {{ dbt.type_string() }}) as branch_name,
+        segment_type,
+        segment_value,
+        earlier_recency_key,
+        later_recency_key
+
+    from latest_by_all_segment
+
+    union all
+
+    select
+        respondent_id,
+        period_type,
+        period_start,
+        'region' as hierarchy_level,
+        region,
+        cast(null as {{ dbt.type_string() }}) as district,
+        cast(null as {{ dbt.type_string() }}) as branch_id,
+        cast(null as {{ dbt.type_string() }}) as branch_name,
+        segment_type,
+        segment_value,
+        earlier_recency_key,
+        later_recency_key
+
+    from latest_by_region_segment
+
+    union all
+
+    select
+        respondent_id,
+        period_type,
+        period_start,
+        'district' as hierarchy_level,
+        region,
+        district,
+        cast(null as {{ dbt.type_string() }}) as branch_id,
+        cast(null as {{ dbt.type_string() }}) as branch_name,
+        segment_type,
+        segment_value,
+        earlier_recency_key,
+        later_recency_key
+
+    from latest_by_district_segment
+
+    union all
+
+    select
+        respondent_id,
+        period_type,
+        period_start,
+        'branch' as hierarchy_level,
+        region,
+        district,
+        branch_id,
+        branch_name,
+        segment_type,
+        segment_value,
+        earlier_recency_key,
+        later_recency_key
+
+    from latest_by_branch_segment
+
+),
+
+migrations as (
+
+    -- respondents who answered in the segment on both sides of the pair
+    select
+        period_type,
+        case
+            {% for period_type in period_types %}
+                when period_type = '{{ period_type }}'
+                    then {{ add_periods(period_type, -1, 'period_start') }}
+            {% endfor %}
+        end as previous_period_start,
         period_start,
         {{ keys | join(',\n        ') }},
-        lagged_category as from_category,
-        category as to_category,
+        case earlier_recency_key % 3
+            when 0 then 'promoter'
+            when 1 then 'passive'
+            when 2 then 'detractor'
+        end as from_category,
+        case later_recency_key % 3
+            when 0 then 'promoter'
+            when 1 then 'passive'
+            when 2 then 'detractor'
+        end as to_category,
         count(*) as respondents
 
-    from with_previous
-    where lagged_period_start = previous_period_start
+    from latest_by_segment
+    where
+        earlier_recency_key is not null
+        and later_recency_key is not null
+        and hierarchy_level in (select levels.hierarchy_level from levels)
     group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12
 
 ),
