@@ -143,7 +143,7 @@ def publish_spark_marts(engine: SparkEngine, publish_dir: Path, run_id: str) -> 
     tables: dict[str, int] = {}
     try:
         for entry in sorted(spark.catalog.listTables(PUBLISHED_SCHEMA), key=lambda t: t.name):
-            if entry.tableType == "VIEW":
+            if entry.tableType == "VIEW" or entry.isTemporary:
                 continue
             frame = engine.table(PUBLISHED_SCHEMA, entry.name)
             written = staged_parquet / f".{entry.name}.spark"
