@@ -11,8 +11,10 @@ from pathlib import Path
 
 from orchestration.engines import (
     POSTGRES,
+    SPARK,
     TARGET_ENV,
     TARGETS,
+    current_engine,
     current_target,
     postgres_settings_from_env,
 )
@@ -44,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
         choices=TARGETS,
         default=None,
         help="where dbt builds the models (default $DBT_TARGET, else duckdb); postgres connects "
-        "with NPS_PG_HOST, NPS_PG_PORT, NPS_PG_USER, NPS_PG_PASSWORD, NPS_PG_DATABASE",
+        "with NPS_PG_HOST, NPS_PG_PORT, NPS_PG_USER, NPS_PG_PASSWORD, NPS_PG_DATABASE; spark "
+        "runs a local session on $NPS_SPARK_WAREHOUSE_DIR (default: spark/ beside --warehouse)",
     )
     run.set_defaults(handler=_run)
 
@@ -192,6 +195,8 @@ def _run(args: argparse.Namespace) -> int:
     if target == POSTGRES:
         print(f"Warehouse: PostgreSQL {postgres_settings_from_env()!r}")
         print(f"Landing cache (manifest, load log, tombstones): {settings.warehouse_path}")
+    elif target == SPARK:
+        print(f"Warehouse: {current_engine(settings.warehouse_path).label}")
     else:
         print(f"Warehouse: {settings.warehouse_path}")
     if outcome.data_docs:
@@ -256,6 +261,9 @@ def _forget(args: argparse.Namespace) -> int:
         return 2
     if args.target:
         os.environ[TARGET_ENV] = args.target
+    if current_target() == SPARK:
+        print("forget does not erase from the Spark warehouse yet", file=sys.stderr)
+        return 2
     engine = None
     if current_target() == POSTGRES:
         from orchestration.engines import PostgresEngine

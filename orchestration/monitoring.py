@@ -16,6 +16,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from orchestration.engines import SPARK
 from orchestration.resources import WarehouseResource
 
 log = logging.getLogger(__name__)
@@ -112,7 +113,8 @@ def last_new_data_at(conn: duckdb.DuckDBPyConnection) -> datetime | None:
     value = conn.execute(
         "select max(loaded_at) from raw.landing_manifest where feed = 'nps' and row_count > 0"
     ).fetchall()[0][0]
-    return value
+    # Spark's timestamps come without offset, in its session's time zone (UTC)
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 def build_freshness_checks(
@@ -139,7 +141,10 @@ def build_freshness_checks(
         context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
     ) -> Iterable[dg.AssetCheckResult]:
         limit = freshness_hours()
-        with warehouse.connect(read_only=True) as conn:
+        engine = warehouse.engine
+        # the manifest is in the DuckDB file (the landing cache on PostgreSQL), on Spark in Spark
+        connection = engine.connect if engine.name == SPARK else warehouse.connect
+        with connection(read_only=True) as conn:
             last = last_new_data_at(conn)
         now = datetime.now(UTC)
         age = (now - last).total_seconds() / 3600 if last else None

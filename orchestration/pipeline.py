@@ -136,7 +136,7 @@ def run_pipeline(
     settings.export()
     from orchestration.engines import prepare_target_environment
 
-    prepare_target_environment()
+    prepare_target_environment(settings.warehouse_path)
     _export_duckdb_settings()
     # a backfill or a full refresh is asked for explicitly: never skipped
     if not (force or days or full_refresh):
@@ -152,6 +152,7 @@ def run_pipeline(
 
 
 def _run_tags(settings: Settings, days: DayRange | None) -> dict[str, str]:
+    from orchestration.engines import SPARK, current_target
     from orchestration.partitions import (
         WarehouseBusy,
         latest_days,
@@ -163,7 +164,9 @@ def _run_tags(settings: Settings, days: DayRange | None) -> dict[str, str]:
     from orchestration.sensors import ALERT_ORIGIN_TAG, TRIGGER_TAG
 
     tags = {ALERT_ORIGIN_TAG: "cli", TRIGGER_TAG: "backfill" if days else "cli"}
-    if days is None and settings.landing_dir.is_dir():
+    # Spark builds in full (no incremental runs there yet), and listing the pending files' days
+    # would read every new file on this machine: the range only names the run's partitions
+    if days is None and settings.landing_dir.is_dir() and current_target() != SPARK:
         try:
             days = pending_work(settings.landing_dir, settings.warehouse_path).days
         except WarehouseBusy:  # another program holds the DuckDB file: the load will say so
@@ -241,7 +244,10 @@ def _run_locked(
                 metadata={k: v.value for k, v in evaluation.metadata.items()},
             )
         )
-    if outcome.ok and outcome.published:
+    from orchestration.engines import SPARK, current_target
+
+    # the fast path compares the DuckDB manifest, which a Spark run does not write
+    if outcome.ok and outcome.published and current_target() != SPARK:
         _remember_complete_run(settings, outcome)
     return outcome
 

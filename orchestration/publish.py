@@ -7,6 +7,9 @@ never a mix; a reader that still holds the old file keeps reading it (POSIX rena
 
 On PostgreSQL, BI tools query the database itself (its readers never block a writer), so only
 the Parquet files are written, read from PostgreSQL's marts (`publish_parquet`).
+
+On Spark, Spark writes the Parquet files itself (`publish_spark_marts`), and the DuckDB file
+holds views over them: the marts never pass through this process.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import pyarrow.parquet as pq
@@ -23,6 +27,9 @@ import pyarrow.parquet as pq
 from orchestration.engines.postgres_engine import PostgresEngine, arrow_batches
 from orchestration.landing.loader import apply_duckdb_settings
 from orchestration.landing.readers import quote_identifier, sql_literal
+
+if TYPE_CHECKING:
+    from orchestration.engines.spark_engine import SparkEngine
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +127,51 @@ def publish_parquet(engine: PostgresEngine, publish_dir: Path, run_id: str) -> P
         shutil.rmtree(staged_parquet, ignore_errors=True)
     log.info("published %d marts as Parquet to %s", len(tables), parquet_dir)
     return Publication(database=None, parquet_dir=parquet_dir, tables=tables)
+
+
+def publish_spark_marts(engine: SparkEngine, publish_dir: Path, run_id: str) -> Publication:
+    """Parquet per mart written by Spark (one file each, as on the other engines), and the
+    read-only DuckDB file with a view per mart over its Parquet file, both swapped in by
+    rename."""
+    publish_dir.mkdir(parents=True, exist_ok=True)
+    parquet_dir = publish_dir / PARQUET_DIR
+    parquet_dir.mkdir(exist_ok=True)
+    staged_parquet = publish_dir / f".{PARQUET_DIR}.{run_id}"
+    shutil.rmtree(staged_parquet, ignore_errors=True)
+    staged_parquet.mkdir()
+    spark = engine.session()
+    tables: dict[str, int] = {}
+    try:
+        for entry in sorted(spark.catalog.listTables(PUBLISHED_SCHEMA), key=lambda t: t.name):
+            if entry.tableType == "VIEW" or entry.isTemporary:
+                continue
+            frame = engine.table(PUBLISHED_SCHEMA, entry.name)
+            written = staged_parquet / f".{entry.name}.spark"
+            # one task writes the one file; the rows go from Spark to disk, not through here
+            frame.coalesce(1).write.parquet(written.resolve().as_uri())
+            (part,) = written.glob("part-*.parquet")
+            part.replace(staged_parquet / f"{entry.name}.parquet")
+            shutil.rmtree(written)
+            tables[entry.name] = pq.ParquetFile(
+                staged_parquet / f"{entry.name}.parquet"
+            ).metadata.num_rows
+        _swap_parquet(staged_parquet, parquet_dir, tables)
+    finally:
+        shutil.rmtree(staged_parquet, ignore_errors=True)
+    database = publish_dir / PUBLISHED_DATABASE
+    staged_database = publish_dir / f".{PUBLISHED_DATABASE}.{run_id}"
+    staged_database.unlink(missing_ok=True)
+    with duckdb.connect(str(staged_database)) as conn:
+        conn.execute(f"create schema {PUBLISHED_SCHEMA}")
+        for name in tables:
+            path = (parquet_dir / f"{name}.parquet").resolve()
+            conn.execute(
+                f"create view {PUBLISHED_SCHEMA}.{quote_identifier(name)} as "
+                f"select * from read_parquet({sql_literal(str(path))})"
+            )
+    os.replace(staged_database, database)
+    log.info("published %d marts from Spark to %s", len(tables), publish_dir)
+    return Publication(database=database, parquet_dir=parquet_dir, tables=tables)
 
 
 def _swap_parquet(staged: Path, parquet_dir: Path, tables: dict[str, int]) -> None:

@@ -21,6 +21,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
+from orchestration.engines import before_dbt
 from orchestration.landing.feeds import NPS_RESPONSES
 from orchestration.monitoring import model_metadata
 from orchestration.partitions import (
@@ -138,11 +139,13 @@ def build_models(
         "--vars",
         json.dumps(dbt_vars(days)),
     ]
+    engine = warehouse.engine
     if config.full_refresh:
         args.append("--full-refresh")
     context.log.info(
         f"dbt reprocesses {days.start}..{days.end}" if days else "dbt: normal incremental run"
     )
+    before_dbt(engine)  # on Spark: dbt's process takes the metastore over from this one
     # unit tests prove the SQL, not the data: they run in `make test`, not on every load
     invocation = dbt.cli(args, context=context, raise_on_error=False)
     # events are held until dbt exits: the metadata queries need the DuckDB file dbt writes

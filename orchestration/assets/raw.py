@@ -10,6 +10,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from orchestration.engines import SPARK
 from orchestration.engines.base import SHARED_RAW_TABLES
 from orchestration.landing.feeds import FEEDS, NPS_RESPONSES, Feed
 from orchestration.landing.loader import LoadReport
@@ -123,17 +124,33 @@ def build_raw_load_asset(feed: Feed) -> dg.AssetsDefinition:
         # transient (retried with backoff) and permanent (dg.Failure naming the file) file
         # errors surface before anything is written, so a retry starts from a clean state
         check_landing_files(context, landing.directory, feed)
-        with warehouse.connect() as conn:
-            replaced_days = days_before_load(conn, landing.directory) if partitioned else None
-            report = load_with_file_errors(conn, landing.directory, feed, context.run_id)
-            verdicts = validate_written_files(
-                conn, feed, report, quality_project_dir(context.instance), context.run_id
+        engine = warehouse.engine
+        if engine.name == SPARK:
+            # Spark reads the files into its own raw tables; it builds in full, so no day range
+            from orchestration.quality.spark_batches import load_and_validate
+
+            report, verdicts = load_and_validate(
+                engine,
+                landing.directory,
+                feed,
+                context.run_id,
+                quality_project_dir(context.instance),
             )
-            touched = days_after_load(conn, context.run_id, replaced_days) if partitioned else None
-            # on PostgreSQL, dbt reads a copy of the raw tables (a no-op on DuckDB)
-            copied = warehouse.engine.write_raw(conn, raw_tables_to_copy(conn, feed))
-        if warehouse.engine.name != "duckdb":
-            context.log.info(f"raw tables copied to {warehouse.engine.name}: {copied}")
+            touched = None
+        else:
+            with warehouse.connect() as conn:
+                replaced_days = days_before_load(conn, landing.directory) if partitioned else None
+                report = load_with_file_errors(conn, landing.directory, feed, context.run_id)
+                verdicts = validate_written_files(
+                    conn, feed, report, quality_project_dir(context.instance), context.run_id
+                )
+                touched = (
+                    days_after_load(conn, context.run_id, replaced_days) if partitioned else None
+                )
+                # on PostgreSQL, dbt reads a copy of the raw tables (a no-op on DuckDB)
+                copied = engine.write_raw(conn, raw_tables_to_copy(conn, feed))
+            if engine.name != "duckdb":
+                context.log.info(f"raw tables copied to {engine.name}: {copied}")
         for failed in report.failed:
             context.log.error(f"landing file not loaded: {failed.error}")
         # names only: the values of a forbidden (identifier) column are never read into the log

@@ -3,6 +3,7 @@
 import dagster as dg
 
 from orchestration.assets.serving import published_marts
+from orchestration.engines import SPARK
 from orchestration.publish import PUBLISHED_DATABASE
 from orchestration.report import REPORT_DIR_ENV, default_report_dir, render_report
 from orchestration.resources import WarehouseResource
@@ -25,8 +26,10 @@ from orchestration.resources import WarehouseResource
 )
 def report(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     engine = warehouse.engine
-    # what BI tools see: the publication on DuckDB, PostgreSQL's marts themselves there
-    source = warehouse.publish_path / PUBLISHED_DATABASE if engine.publishes_duckdb_file else engine
+    # what BI tools see: the publication on DuckDB (on Spark: views over the Parquet files
+    # Spark wrote), PostgreSQL's marts themselves there
+    published = engine.publishes_duckdb_file or engine.name == SPARK
+    source = warehouse.publish_path / PUBLISHED_DATABASE if published else engine
     output_dir = default_report_dir().resolve()
     rendered = render_report(source, output_dir)
     for key, reason in rendered.skipped.items():

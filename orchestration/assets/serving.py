@@ -3,7 +3,8 @@
 import dagster as dg
 
 from orchestration.assets.dbt import nps_dbt_models, nps_dbt_partitioned_models
-from orchestration.publish import publish_marts, publish_parquet
+from orchestration.engines import SPARK
+from orchestration.publish import publish_marts, publish_parquet, publish_spark_marts
 from orchestration.resources import WarehouseResource
 
 MART_KEYS = sorted(
@@ -21,7 +22,7 @@ MART_KEYS = sorted(
     group_name="serving",
     deps=MART_KEYS,
     owners=["team:data-platform"],
-    kinds={"duckdb", "postgres", "parquet"},
+    kinds={"duckdb", "postgres", "spark", "parquet"},
     description=(
         "The marts published for BI tools: a read-only DuckDB file "
         "(`published/nps_warehouse.duckdb`, schema `marts`) swapped in by rename, so readers "
@@ -29,14 +30,17 @@ MART_KEYS = sorted(
         "mart (`published/parquet/<mart>.parquet`). "
         "Skipped when a model or an error-severity dbt test failed. On the PostgreSQL target "
         "BI tools connect to PostgreSQL's `marts` schema: only the Parquet files are written, "
-        "read from one snapshot of that schema."
+        "read from one snapshot of that schema. On Spark, Spark writes the Parquet files and "
+        "the DuckDB file holds a view per mart over them."
     ),
 )
 def published_marts(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     engine = warehouse.engine
-    if engine.publishes_duckdb_file:
+    if engine.name == SPARK:
+        publication = publish_spark_marts(engine, warehouse.publish_path, context.run_id)
+    elif engine.publishes_duckdb_file:
         publication = publish_marts(
             warehouse.warehouse_path, warehouse.publish_path, context.run_id
         )

@@ -32,7 +32,7 @@ class Connection(Protocol):
 class Engine(Protocol):
     """One warehouse engine: where dbt builds the models and the checks read them."""
 
-    name: str  # "duckdb" | "postgres": also the dbt target
+    name: str  # "duckdb" | "postgres" | "spark": also the dbt target
     publishes_duckdb_file: bool  # whether serving writes the read-only DuckDB copy
 
     @property

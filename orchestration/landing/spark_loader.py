@@ -14,8 +14,10 @@ only file names, headers and per-block row counts reach the driver. The raw tabl
 partitioned by `_source_file`: (re)loading a file overwrites exactly its partition (dynamic
 partition overwrite), so a load interrupted between the table and the manifest is simply redone.
 
-Raw batch validation (Great Expectations) is not wired to Spark yet: `raw.batch_validations` is
-created empty, so no file is held back on this engine.
+This module writes `raw.batch_validations` empty; the pipeline's raw load on Spark
+(orchestration/quality/spark_batches.py) validates each written file and records its verdict
+there, so a file its suite blocks is held back on Spark as on DuckDB. The command below loads
+without validating.
 
 Use it from Python with a session (`load_landing(spark, landing)`, e.g. from a Dagster asset or a
 `spark-submit` job on a cluster) or as a command that starts a local session with the settings of
@@ -176,6 +178,8 @@ def spark_settings(warehouse_dir: str | os.PathLike[str] | None = None) -> dict[
         "spark.sql.shuffle.partitions": os.environ.get("NPS_SPARK_SHUFFLE_PARTITIONS", "2"),
         "spark.sql.sources.partitionOverwriteMode": "dynamic",
         "spark.ui.enabled": "false",
+        # the console progress bar would break into dbt's JSON log lines, which dagster-dbt reads
+        "spark.ui.showConsoleProgress": "false",
         "spark.driver.bindAddress": "127.0.0.1",
         "spark.driver.host": "127.0.0.1",
         "spark.log.structuredLogging.enabled": "false",

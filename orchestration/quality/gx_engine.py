@@ -16,6 +16,8 @@ datasource type that read it):
   so memory stays bounded by one chunk while every row is checked.
 - `Validator.validate_table`: a table in a database through GX's SQL datasource (`SqlSource`,
   e.g. PostgreSQL): GX computes the metrics in SQL, nothing is copied out.
+- `Validator.validate_spark`: a Spark DataFrame through GX's Spark datasource: Spark computes
+  the metrics where the data is, nothing is copied out.
 Which route a warehouse takes is decided in `orchestration/quality/readers.py`.
 
 `import great_expectations` costs seconds, so GX is imported lazily on the first validation and
@@ -55,6 +57,7 @@ DEFAULT_EXPECTATIONS_DIR = Path(__file__).resolve().parents[2] / "expectations"
 _PARTIAL_UNEXPECTED = 20
 _RESULT_FORMAT = {"result_format": "BASIC", "partial_unexpected_count": _PARTIAL_UNEXPECTED}
 PANDAS = "pandas"  # the GX datasource type of frames and chunks
+SPARK = "spark"  # the GX datasource type of Spark DataFrames
 
 # Expectations whose verdict on a row depends on that row alone: their results on disjoint
 # chunks of a table add up to the result on the whole table. Uniqueness, ordering and every
@@ -231,6 +234,7 @@ class Validator:
         # SqlSource -> GX SQL datasource; (datasource, schema, table) -> batch definition
         self._sql_datasources: dict[SqlSource, Any] = {}
         self._table_batches: dict[tuple[str, str, str], Any] = {}
+        self._spark_batch_definition: Any = None
 
     def validate(
         self,
@@ -292,6 +296,33 @@ class Validator:
             result = self._run(definition, batch, None, suite_parameters)
             order = self._suites[suite_name][1]
         return _batch_validation(suite_name, batch, result, order, source.kind)
+
+    def validate_spark(
+        self,
+        suite_name: str,
+        frame: Any,
+        batch: str,
+        suite_parameters: Mapping[str, Any] | None = None,
+        rows: int | None = None,
+    ) -> BatchValidation:
+        """Run suite `suite_name` over a Spark DataFrame through GX's Spark datasource: Spark
+        computes each metric over the whole frame. `rows`, when the caller counted them, is
+        copied into the result."""
+        with self._lock:
+            context = self._ensure_context()
+            if self._spark_batch_definition is None:
+                asset = context.data_sources.add_spark(name="spark_frames").add_dataframe_asset(
+                    name="spark_frame"
+                )
+                self._spark_batch_definition = asset.add_batch_definition_whole_dataframe(
+                    "whole_spark_frame"
+                )
+            definition = self._validation_definition(
+                suite_name, "spark_frame", self._spark_batch_definition
+            )
+            result = self._run(definition, batch, {"dataframe": frame}, suite_parameters)
+            order = self._suites[suite_name][1]
+        return _batch_validation(suite_name, batch, result, order, SPARK, rows=rows)
 
     def validate_chunks(
         self,

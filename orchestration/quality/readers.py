@@ -13,7 +13,8 @@
   of millions of rows is checked whole in bounded memory. Other suites (aggregates such as
   the freshness maximum) are read as one frame of their columns.
 
-Another engine (e.g. Spark DataFrames) is one more branch in `validate_relation`.
+- Spark: the model is a Spark DataFrame of the table, validated through GX's Spark datasource;
+  Spark computes every metric where the data is, nothing is copied to this process.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from orchestration.engines import POSTGRES, DuckDBEngine, Engine
+from orchestration.engines import POSTGRES, SPARK, DuckDBEngine, Engine
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -194,6 +195,13 @@ def validate_relation(
             )
         ((rows,),) = engine.fetchall(f"select count(*) from {relation}{_where(where)}")
         return _with_rows(validation, int(rows))
+    if engine.name == SPARK:
+        if not engine.table_columns(schema, table):
+            raise LookupError(f"{batch} does not exist in {engine}")
+        frame = engine.table(schema, table)
+        return validator.validate_spark(
+            suite, frame, batch, _naive_utc(suite_parameters), rows=frame.count()
+        )
     if row_by_row(definition):
         return validator.validate_chunks(
             suite,
@@ -203,6 +211,21 @@ def validate_relation(
         )
     frame = engine.read_arrow(_select(engine, schema, table, definition, where))
     return validator.validate(suite, frame, batch, suite_parameters)
+
+
+def _naive_utc(parameters: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Spark hands GX its timestamps without offset, in the session's time zone (UTC): an
+    instant parameter (the freshness cutoff) is compared in the same form."""
+    if parameters is None:
+        return None
+    from datetime import UTC, datetime
+
+    return {
+        name: value.astimezone(UTC).replace(tzinfo=None)
+        if isinstance(value, datetime) and value.tzinfo is not None
+        else value
+        for name, value in parameters.items()
+    }
 
 
 def _with_rows(validation: BatchValidation, rows: int) -> BatchValidation:
