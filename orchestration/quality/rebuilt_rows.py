@@ -13,7 +13,7 @@ by the runs since then, so:
 - every row is validated when anything is unknown: no pass recorded, the suite or its runtime
   parameters changed (a fingerprint), a full build since the pass, a build of the model that
   logged nothing (its watermark in `nps_incremental_state` has no log row), or an engine that
-  keeps no log (Spark builds in full).
+  keeps no log (Spark).
 
 Only suites whose expectations all judge rows one by one (`gx_engine.row_by_row`) are scoped:
 the verdict of such an expectation over the whole table is the verdicts over its rows, so rows
@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 REBUILT_FROM_TABLE = ("intermediate", "nps_rebuilt_from")
 STATE_TABLE = ("intermediate", "nps_incremental_state")
 PASSES_TABLE = ("intermediate", "nps_suite_passes")
-# engines whose dbt runs keep the log (Spark builds in full and keeps none)
+# engines whose dbt runs keep the log (Spark keeps none: its suites read every row)
 LOGGING_ENGINES = (DUCKDB, POSTGRES)
 
 
