@@ -192,9 +192,10 @@ def _run_locked(
         "loggers": {"console": {"config": {"log_level": "INFO" if verbose else "ERROR"}}}
     }
     if full_refresh:
+        from orchestration.assets.dbt import NPS_DBT_ASSETS
+
         run_config["ops"] = {
-            name: {"config": {"full_refresh": True}}
-            for name in ("nps_dbt_partitioned_models", "nps_dbt_models")
+            assets.op.name: {"config": {"full_refresh": True}} for assets in NPS_DBT_ASSETS
         }
     log_path = None
     with contextlib.ExitStack() as stack:
