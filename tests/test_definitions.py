@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from datetime import date
+
 import dagster as dg
 import pytest
 
@@ -187,3 +190,30 @@ def test_customer_marts_have_freshness_checks(graph) -> None:
     checks = {c.to_user_string() for c in graph.asset_check_keys}
     for mart in ("fct_nps_responses", "nps_daily", "nps_rolling", "nps_by_period"):
         assert f"marts/{mart}:new_data_arrived" in checks
+
+
+def test_a_parse_is_kept_per_profile_and_vars_not_per_range(monkeypatch, tmp_path) -> None:
+    from orchestration.partitions import DayRange, dbt_partition_env
+    from orchestration.project import parse_inputs_key
+
+    monkeypatch.setenv("NPS_WAREHOUSE", str(tmp_path / "a.duckdb"))
+    key = parse_inputs_key([])
+    with dbt_partition_env(DayRange(date(2025, 3, 1), date(2025, 3, 4))):
+        assert os.environ["NPS_PARTITION_START"] == "2025-03-01"
+        assert os.environ["NPS_PARTITION_END"] == "2025-03-04"
+        # the range is no input of the parse: the same kept parse serves every range
+        assert parse_inputs_key([]) == key
+    assert "NPS_PARTITION_START" not in os.environ
+    # a range left in the environment does not reach a run without one
+    monkeypatch.setenv("NPS_PARTITION_START", "2025-01-01")
+    with dbt_partition_env(None):
+        assert "NPS_PARTITION_START" not in os.environ
+    assert os.environ["NPS_PARTITION_START"] == "2025-01-01"
+    assert parse_inputs_key(["--vars", '{"nps_timezone": "Europe/Berlin"}']) != key
+    monkeypatch.setenv("NPS_WAREHOUSE", str(tmp_path / "b.duckdb"))
+    assert parse_inputs_key([]) != key
+    # a secret is never part of the key (it names a file)
+    monkeypatch.setenv("NPS_PG_PASSWORD", "one")
+    with_one = parse_inputs_key([])
+    monkeypatch.setenv("NPS_PG_PASSWORD", "other")
+    assert parse_inputs_key([]) == with_one

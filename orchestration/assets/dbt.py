@@ -32,7 +32,7 @@ from orchestration.partitions import (
     run_day_range,
     union_all,
 )
-from orchestration.project import keep_partial_parse, nps_dbt_project
+from orchestration.project import invocation_target_path, keep_parse, nps_dbt_project
 from orchestration.resources import WarehouseResource
 
 # Daily-partitioned: only the day-grained facts (by response_date). Their ancestors (seeds,
@@ -130,15 +130,16 @@ def build_models(
     config: DbtBuildConfig,
 ) -> Iterator[Any]:
     days = reprocess_range(context)
+    vars_args = dbt_vars_args()
     args = [
         "build",
         "--exclude-resource-type",
         "unit_test",
-        # a test between the two selections (a relationship from a voice mart to the facts)
-        # runs with the later one, once both its models exist
+        # a test between two selections (a relationship from a voice mart to the facts) runs
+        # with the later one, once both its models exist
         "--indirect-selection",
         "buildable",
-        *dbt_vars_args(),
+        *vars_args,
     ]
     if config.full_refresh:
         args.append("--full-refresh")
@@ -146,8 +147,11 @@ def build_models(
         f"dbt reprocesses {days.start}..{days.end}" if days else "dbt: normal incremental run"
     )
     # unit tests prove the SQL, not the data: they run in `make test`, not on every load
+    target = invocation_target_path(
+        f"{context.op_execution_context.op.name}-{context.run.run_id[:7]}", vars_args
+    )
     with dbt_partition_env(days):  # the dbt process is started inside
-        invocation = dbt.cli(args, context=context, raise_on_error=False)
+        invocation = dbt.cli(args, context=context, raise_on_error=False, target_path=target)
     # events are held until dbt exits: the metadata queries need the DuckDB file dbt writes
     events = list(invocation.stream())
     outputs = [e for e in events if isinstance(e, dg.Output)]
@@ -160,7 +164,7 @@ def build_models(
             key = context.asset_key_for_output(event.output_name)
             event = event.with_metadata({**event.metadata, **metadata.get(key, {})})
         yield event
-    keep_partial_parse(invocation.target_path)
+    keep_parse(target, vars_args)
     if not invocation.is_successful():
         raise invocation.get_error() or dg.Failure("dbt build failed")
 
