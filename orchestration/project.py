@@ -122,6 +122,7 @@ def keep_parse(
     os.close(handle)
     try:
         shutil.copyfile(produced, temporary)
+        os.chmod(temporary, 0o644)  # as dbt writes it (mkstemp: owner only)
         os.replace(temporary, kept)
     except OSError:
         log.warning("dbt's parse not kept for the next invocation", exc_info=True)
