@@ -10,7 +10,8 @@
     2. A day-level model (fct_nps_responses, nps_daily) reprocesses the days of the validated
        rows written after its own last successful run (its watermark, kept in the table
        `intermediate.nps_incremental_state`, written by a post-hook in the same transaction),
-       plus the days of vars nps_partition_start..nps_partition_end and the lookback (the newest
+       plus the days of vars nps_partition_start..nps_partition_end (or the environment's
+       NPS_PARTITION_START..NPS_PARTITION_END, see nps_partition_range) and the lookback (the newest
        day and the nps_lookback_days before it). A failed run does not move a watermark, so the
        next run redoes its days.
     3. A reprocessed day replaces its rows: strategy delete+insert keyed on the day, and a
@@ -104,9 +105,16 @@
 {%- endmacro %}
 
 
+{#- The vars, else (the orchestrator's form) NPS_PARTITION_START / NPS_PARTITION_END, read only
+    while executing: a var or an environment variable read at parse time is an input of the parse,
+    and a different range on every run would make dbt re-parse on every run. -#}
 {% macro nps_partition_range() -%}
     {%- set start = var('nps_partition_start', none) -%}
     {%- set end = var('nps_partition_end', none) -%}
+    {%- if start is none and end is none and execute -%}
+        {%- set start = env_var('NPS_PARTITION_START', '') or none -%}
+        {%- set end = env_var('NPS_PARTITION_END', '') or none -%}
+    {%- endif -%}
     {%- if start is none and end is none -%}
         {{ return(none) }}
     {%- endif -%}

@@ -7,12 +7,14 @@ import dagster as dg
 from orchestration.project import dbt_resource, prepare_manifest
 from orchestration.settings import LANDING_ENV, WAREHOUSE_ENV, Settings
 
+# Paths are read from the environment when a run starts (dg.EnvVar), not when this module is
+# imported, so `nps-warehouse run --warehouse ...` and `dagster dev` both point where they should.
+# Exported before the parse: the warehouse path is part of dbt's profile, and a parse made with
+# another profile than the runs' is no start for their partial parsing.
+Settings.from_env().export()
 prepare_manifest()
 
-from orchestration.assets.dbt import (  # noqa: E402  (needs the manifest)
-    nps_dbt_models,
-    nps_dbt_partitioned_models,
-)
+from orchestration.assets.dbt import NPS_DBT_ASSETS  # noqa: E402  (needs the manifest)
 from orchestration.assets.raw import (  # noqa: E402
     batch_validations,
     landing_manifest,
@@ -39,10 +41,6 @@ from orchestration.sensors import (  # noqa: E402
 # queue's tag concurrency limit in dagster.yaml, see orchestration/pipeline.py)
 WAREHOUSE_WRITER_TAG = "nps/warehouse_writer"
 
-# Paths are read from the environment when a run starts (dg.EnvVar), not when this module is
-# imported, so `nps-warehouse run --warehouse ...` and `dagster dev` both point where they should.
-Settings.from_env().export()
-
 nps_pipeline = dg.define_asset_job(
     PIPELINE_JOB,
     selection=dg.AssetSelection.all(),
@@ -50,7 +48,7 @@ nps_pipeline = dg.define_asset_job(
     tags={WAREHOUSE_WRITER_TAG: "duckdb"},
 )
 
-DBT_MODEL_KEYS = [*nps_dbt_partitioned_models.keys, *nps_dbt_models.keys]
+DBT_MODEL_KEYS = [key for assets in NPS_DBT_ASSETS for key in assets.keys]
 
 defs = dg.Definitions(
     assets=[
@@ -58,8 +56,7 @@ defs = dg.Definitions(
         landing_manifest,
         batch_validations,
         privacy_erasures,
-        nps_dbt_partitioned_models,
-        nps_dbt_models,
+        *NPS_DBT_ASSETS,
         published_marts,
         report,
     ],

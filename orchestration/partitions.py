@@ -3,16 +3,18 @@
 Loading stays file-based (exactly once, via the manifest): one export can span a year and one day
 can arrive in several files, so a run's partition range is derived from the rows of the files it
 loads, not from file names. The days are local dates in $NPS_TIMEZONE (default UTC), the same
-time zone dbt gets as the var `nps_timezone`; dbt gets the range as `nps_partition_start` /
-`nps_partition_end` (inclusive 'YYYY-MM-DD').
+time zone dbt gets as the var `nps_timezone`; dbt gets the range as the environment variables
+NPS_PARTITION_START / NPS_PARTITION_END (inclusive 'YYYY-MM-DD'), the orchestrator's form of the
+vars `nps_partition_start` / `nps_partition_end`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -42,6 +44,11 @@ VAR_START = "nps_partition_start"
 VAR_END = "nps_partition_end"
 VAR_TIMEZONE = "nps_timezone"
 VAR_LOOKBACK = "nps_lookback_days"
+# ... and the same range as environment variables, which macros/nps_incremental.sql reads only
+# while executing: dbt re-parses the whole project when its `--vars` differ from the last parse's,
+# but does not track an environment variable that no file reads at parse time
+ENV_START = "NPS_PARTITION_START"
+ENV_END = "NPS_PARTITION_END"
 
 # mirrors macros/parsing.sql parse_timestamp_utc: ISO 8601, a value without offset is UTC
 ISO_PATTERN = (
@@ -132,15 +139,47 @@ def run_day_range(tags: Mapping[str, str]) -> DayRange | None:
     return None
 
 
-def dbt_vars(day_range: DayRange | None) -> dict[str, str | int]:
-    """Vars for every dbt invocation of a run; no range = a normal incremental run."""
-    values: dict[str, str | int] = {VAR_TIMEZONE: nps_timezone()}
+def dbt_vars() -> dict[str, str | int]:
+    """Vars of every dbt invocation and of the parse Dagster reads (the same in all, or dbt
+    re-parses the project): only the settings given in the environment, else the project's."""
+    values: dict[str, str | int] = {}
+    if os.environ.get(TIMEZONE_ENV):
+        values[VAR_TIMEZONE] = nps_timezone()
     if os.environ.get(LOOKBACK_ENV):
         values[VAR_LOOKBACK] = lookback_days()
-    if day_range is not None:
-        values[VAR_START] = day_range.start.isoformat()
-        values[VAR_END] = day_range.end.isoformat()
     return values
+
+
+def dbt_vars_args() -> list[str]:
+    values = dbt_vars()
+    return ["--vars", json.dumps(values)] if values else []
+
+
+@contextlib.contextmanager
+def dbt_partition_env(day_range: DayRange | None) -> Iterator[None]:
+    """The range for the dbt processes started inside: set, or unset (a normal incremental run)
+    whatever this process's environment says. Not thread-safe: steps run one at a time (the
+    in-process executor)."""
+    wanted = (
+        {ENV_START: day_range.start.isoformat(), ENV_END: day_range.end.isoformat()}
+        if day_range is not None
+        else {ENV_START: None, ENV_END: None}
+    )
+    saved = {name: os.environ.get(name) for name in wanted}
+    try:
+        for name, value in wanted.items():
+            _set_env(name, value)
+        yield
+    finally:
+        for name, value in saved.items():
+            _set_env(name, value)
+
+
+def _set_env(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
 
 
 def local_day_sql(text_column: str, timezone: str) -> str:

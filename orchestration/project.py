@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import filecmp
+import hashlib
+import json
 import logging
+import os
+import re
 import shutil
 import sys
+import tempfile
+import uuid
 from pathlib import Path
 
 from dagster_dbt import DbtCliResource, DbtProject
@@ -13,6 +20,12 @@ from orchestration.settings import PROJECT_DIR
 
 log = logging.getLogger(__name__)
 
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"
+# parses kept per profile and vars, under the target folder
+PARSES_DIR = "parses"
+ENV_VAR_CALL = re.compile(r"""env_var\(\s*['"]([A-Za-z0-9_]+)['"]""")
+# never hashed into a file name (dbt leaves them out of its profile comparison too)
+SECRET_NAME = re.compile("PASSWORD|TOKEN|SECRET", re.IGNORECASE)
 DBT_SOURCES = ("models", "macros", "seeds", "tests/dbt", "dbt_project.yml", "profiles.yml")
 
 # the dbt installed beside this Python, so it works without the virtualenv on PATH
@@ -45,7 +58,72 @@ def manifest_is_stale(project: DbtProject = nps_dbt_project) -> bool:
 
 def prepare_manifest(project: DbtProject = nps_dbt_project) -> None:
     """Parse once when the manifest is missing or stale (not in every process, as prepare_if_dev
-    would under `dagster dev`)."""
+    would under `dagster dev`), with the vars every run passes: other vars would make each run's
+    dbt re-parse the whole project."""
+    from orchestration.partitions import dbt_vars_args
+
     if manifest_is_stale(project):
         log.info("dbt manifest missing or stale: running dbt parse")
-        dbt_resource(project).cli(["parse", "--quiet"], target_path=project.target_path).wait()
+        vars_args = dbt_vars_args()
+        target = Path(project.project_dir) / project.target_path
+        dbt_resource(project).cli(["parse", "--quiet", *vars_args], target_path=target).wait()
+        keep_parse(target, vars_args, project)
+
+
+# dbt parses the whole project again, instead of only the files changed since the parse it
+# starts from, when its `--vars` or its profile (warehouse path, DuckDB settings, target) differ
+# from that parse's. A CLI run, a UI run, a test or a second deployment on another warehouse
+# each start from a parse made with their own inputs, kept per inputs.
+
+
+def parse_inputs_key(vars_args: list[str], project: DbtProject = nps_dbt_project) -> str:
+    """The inputs dbt compares before reusing a parse: the environment variables the profile and
+    dbt_project.yml read (secrets aside), and the vars."""
+    root = Path(project.project_dir)
+    text = "".join(
+        (root / name).read_text()
+        for name in ("profiles.yml", "dbt_project.yml")
+        if (root / name).is_file()
+    )
+    names = sorted({n for n in ENV_VAR_CALL.findall(text) if not SECRET_NAME.search(n)})
+    inputs = {"env": {name: os.environ.get(name) for name in names}, "vars": vars_args}
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def kept_parse_path(vars_args: list[str], project: DbtProject = nps_dbt_project) -> Path:
+    root = Path(project.project_dir) / project.target_path / PARSES_DIR
+    return root / f"{parse_inputs_key(vars_args, project)}.msgpack"
+
+
+def invocation_target_path(
+    name: str, vars_args: list[str], project: DbtProject = nps_dbt_project
+) -> Path:
+    """A new target folder for one dbt invocation (as Dagster names them), holding the kept
+    parse for these inputs when there is one (Dagster then copies no other)."""
+    target = Path(project.project_dir) / project.target_path / f"{name}-{uuid.uuid4().hex[:7]}"
+    kept = kept_parse_path(vars_args, project)
+    if kept.is_file():
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(kept, target / PARTIAL_PARSE_FILE)
+    return target
+
+
+def keep_parse(
+    invocation_target: Path, vars_args: list[str], project: DbtProject = nps_dbt_project
+) -> None:
+    """Keep an invocation's parse for the next invocations with the same inputs, when it parsed
+    anew. Replaced by rename: concurrent processes read one parse or the other, whole."""
+    produced = Path(invocation_target) / PARTIAL_PARSE_FILE
+    kept = kept_parse_path(vars_args, project)
+    if not produced.is_file() or (kept.is_file() and filecmp.cmp(produced, kept, shallow=False)):
+        return
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=kept.parent, prefix=f".{kept.name}.")
+    os.close(handle)
+    try:
+        shutil.copyfile(produced, temporary)
+        os.chmod(temporary, 0o644)  # as dbt writes it (mkstemp: owner only)
+        os.replace(temporary, kept)
+    except OSError:
+        log.warning("dbt's parse not kept for the next invocation", exc_info=True)
+        Path(temporary).unlink(missing_ok=True)

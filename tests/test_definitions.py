@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+from datetime import date
+
 import dagster as dg
 import pytest
 
+from orchestration.assets.dbt import NPS_DBT_ASSETS
 from orchestration.definitions import PIPELINE_JOB, defs
 
 EXPECTED_ASSETS = {
@@ -146,23 +150,38 @@ def test_scheduled_operation_is_in_the_definitions(graph) -> None:
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
 
 
-def test_raw_and_fact_assets_are_daily_partitioned(graph) -> None:
+def test_only_the_fact_assets_are_daily_partitioned(graph) -> None:
     partitioned = {
         key.to_user_string() for key in graph.get_all_asset_keys() if graph.get(key).partitions_def
     }
-    # the facts go with their ancestors so that the unpartitioned models lie wholly downstream
-    assert {"raw/nps_responses", "marts/fct_nps_responses", "marts/nps_daily"} <= partitioned
-    assert "marts/nps_rolling" not in partitioned
-    assert "raw/enps_responses" not in partitioned
-    raw = graph.get(dg.AssetKey(["raw", "nps_responses"]))
-    assert raw.partitions_def.timezone == "UTC"
-    assert raw.backfill_policy == dg.BackfillPolicy.single_run()
+    # only the day-grained facts: partitioned, the raw load and the models the facts are built
+    # from recorded one materialization per asset and day of a run's range, without a day grain
+    assert partitioned == {"marts/fct_nps_responses", "marts/nps_daily"}
+    fact = graph.get(dg.AssetKey(["marts", "fct_nps_responses"]))
+    assert fact.partitions_def.timezone == "UTC"
+    assert fact.backfill_policy == dg.BackfillPolicy.single_run()
     job = defs.resolve_job_def(PIPELINE_JOB)
-    # one dbt invocation per selection, partitioned first: no split of either selection
     assert sorted(n.name for n in job.graph.node_defs if "dbt" in n.name) == [
         "nps_dbt_models",
         "nps_dbt_partitioned_models",
+        "nps_dbt_upstream_models",
     ]
+    # one dbt invocation per selection, in dependency order (the facts' ancestors, the facts,
+    # the rest): no model of a selection depends on a later selection's, which would split it
+    order = [assets.op.name for assets in NPS_DBT_ASSETS]
+    assert order == ["nps_dbt_upstream_models", "nps_dbt_partitioned_models", "nps_dbt_models"]
+    selection_of = {key: assets.op.name for assets in NPS_DBT_ASSETS for key in assets.keys}
+    assert {k.to_user_string() for k, n in selection_of.items() if n == order[1]} == {
+        "marts/fct_nps_responses",
+        "marts/nps_daily",
+    }
+    for key, name in selection_of.items():
+        for parent in graph.get(key).parent_keys:
+            if parent in selection_of:
+                assert order.index(selection_of[parent]) <= order.index(name), (key, parent)
+    assert "intermediate/int_nps_responses_validated" in {
+        k.to_user_string() for k, n in selection_of.items() if n == order[0]
+    }
     load = job.graph.node_named("raw__nps_responses")
     assert load.definition.retry_policy.backoff == dg.Backoff.EXPONENTIAL
 
@@ -171,3 +190,30 @@ def test_customer_marts_have_freshness_checks(graph) -> None:
     checks = {c.to_user_string() for c in graph.asset_check_keys}
     for mart in ("fct_nps_responses", "nps_daily", "nps_rolling", "nps_by_period"):
         assert f"marts/{mart}:new_data_arrived" in checks
+
+
+def test_a_parse_is_kept_per_profile_and_vars_not_per_range(monkeypatch, tmp_path) -> None:
+    from orchestration.partitions import DayRange, dbt_partition_env
+    from orchestration.project import parse_inputs_key
+
+    monkeypatch.setenv("NPS_WAREHOUSE", str(tmp_path / "a.duckdb"))
+    key = parse_inputs_key([])
+    with dbt_partition_env(DayRange(date(2025, 3, 1), date(2025, 3, 4))):
+        assert os.environ["NPS_PARTITION_START"] == "2025-03-01"
+        assert os.environ["NPS_PARTITION_END"] == "2025-03-04"
+        # the range is no input of the parse: the same kept parse serves every range
+        assert parse_inputs_key([]) == key
+    assert "NPS_PARTITION_START" not in os.environ
+    # a range left in the environment does not reach a run without one
+    monkeypatch.setenv("NPS_PARTITION_START", "2025-01-01")
+    with dbt_partition_env(None):
+        assert "NPS_PARTITION_START" not in os.environ
+    assert os.environ["NPS_PARTITION_START"] == "2025-01-01"
+    assert parse_inputs_key(["--vars", '{"nps_timezone": "Europe/Berlin"}']) != key
+    monkeypatch.setenv("NPS_WAREHOUSE", str(tmp_path / "b.duckdb"))
+    assert parse_inputs_key([]) != key
+    # a secret is never part of the key (it names a file)
+    monkeypatch.setenv("NPS_PG_PASSWORD", "one")
+    with_one = parse_inputs_key([])
+    monkeypatch.setenv("NPS_PG_PASSWORD", "other")
+    assert parse_inputs_key([]) == with_one

@@ -9,6 +9,7 @@ import os
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,9 +18,11 @@ import dagster as dg
 import duckdb
 import pytest
 
+from orchestration.assets.dbt import NPS_DBT_ASSETS
 from orchestration.definitions import PIPELINE_JOB, defs
 from orchestration.partitions import RANGE_END_TAG, RANGE_START_TAG
 from orchestration.pipeline import ensure_dagster_home
+from orchestration.project import nps_dbt_project
 from orchestration.sensors import FAILURE_SENSOR, landing_files_sensor, run_failure_alerts
 
 RAW = dg.AssetKey(["raw", "nps_responses"])
@@ -58,6 +61,8 @@ class Scenario:
     full_refresh: dict[str, list[tuple]]
     backfill: dict[str, list[tuple]]
     failure: dg.ExecuteInProcessResult
+    full_refresh_run: dg.ExecuteInProcessResult
+    backfill_run: dg.ExecuteInProcessResult
 
 
 def marts(warehouse: Path) -> dict[str, list[tuple]]:
@@ -186,8 +191,8 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
                 tags={RANGE_START_TAG: "2025-03-04", RANGE_END_TAG: "2025-03-04"},
                 run_config={
                     "ops": {
-                        name: {"config": {"full_refresh": True}}
-                        for name in ("nps_dbt_partitioned_models", "nps_dbt_models")
+                        assets.op.name: {"config": {"full_refresh": True}}
+                        for assets in NPS_DBT_ASSETS
                     }
                 },
             )
@@ -223,6 +228,8 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
                 full_refresh,
                 backfill,
                 failure,
+                full,
+                backfill_run,
             )
 
 
@@ -250,10 +257,9 @@ def test_each_day_runs_exactly_the_days_its_files_touch(scenario: Scenario) -> N
         # the changed file's old days, its new day (03-04) and the day of R001's resend
         ("2025-03-01", "2025-03-04"),
     ]
-    materialized = scenario.instance.get_materialized_partitions(RAW)
+    materialized = scenario.instance.get_materialized_partitions(FACT)
     assert {"2025-02-20", "2025-03-01", "2025-03-04"} <= materialized
     assert "2025-03-05" not in materialized
-    assert "2025-03-04" in scenario.instance.get_materialized_partitions(FACT)
 
 
 def test_a_run_over_many_days_plans_each_asset_once(scenario: Scenario) -> None:
@@ -267,6 +273,50 @@ def test_a_run_over_many_days_plans_each_asset_once(scenario: Scenario) -> None:
     assert RAW in keys and FACT in keys
     assert len(keys) == len(set(keys))
     assert set(keys) <= set(scenario.selection)
+
+
+def test_only_the_day_grained_assets_record_one_materialization_per_day(
+    scenario: Scenario,
+) -> None:
+    # day 2's run covers 12 days: the facts record each of them; the raw load and the models
+    # the facts are built from (no day grain) one materialization, not one per day
+    run = scenario.results[1]
+    materialized = Counter(
+        record.event_log_entry.dagster_event.asset_key
+        for record in scenario.instance.get_records_for_run(
+            run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION, limit=10_000
+        ).records
+    )
+    days = 12
+    assert materialized[FACT] == materialized[dg.AssetKey(["marts", "nps_daily"])] == days
+    validated = dg.AssetKey(["intermediate", "int_nps_responses_validated"])
+    staging = dg.AssetKey(["staging", "stg_survey__nps_responses"])
+    assert materialized[RAW] == materialized[validated] == materialized[staging] == 1
+    assert sum(materialized.values()) == 2 * days + len(materialized) - 2
+
+
+def dbt_logs(run_id: str) -> dict[str, str]:
+    """The dbt log of each dbt invocation of a run (each has its own target folder)."""
+    target = Path(nps_dbt_project.project_dir) / nps_dbt_project.target_path
+    return {
+        path.parent.name: path.read_text()
+        for path in sorted(target.glob(f"nps_dbt_*-{run_id[:7]}-*/dbt.log"))
+    }
+
+
+def test_dbt_parses_the_project_again_only_when_it_changed(scenario: Scenario) -> None:
+    # every run passes another partition range; the first invocation may re-parse (this test
+    # session parsed with another warehouse path), every later one starts from that parse
+    later_runs = [*scenario.results[1:], scenario.full_refresh_run, scenario.backfill_run]
+    for run in later_runs:
+        logs = dbt_logs(run.run_id)
+        assert len(logs) == len(NPS_DBT_ASSETS), logs.keys()
+        for invocation, text in logs.items():
+            assert "Unable to do partial parsing" not in text, invocation
+            assert "Partial parsing enabled" in text, invocation
+    # ... while the range still reached dbt: the backfill rebuilt its days (equal marts above)
+    backfill_logs = "".join(dbt_logs(scenario.backfill_run.run_id).values())
+    assert "2025-02-20" in backfill_logs
 
 
 def test_incremental_days_equal_a_full_refresh_and_a_backfill(scenario: Scenario) -> None:

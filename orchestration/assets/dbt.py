@@ -1,13 +1,13 @@
 """Staging, intermediate and mart models: the dbt project as Dagster assets.
 
-Two selections of one dbt project (as in Dagster's dagster-open-platform): the response facts,
-partitioned by day (`nps_dbt_partitioned_models`), and every other model, unpartitioned
-(`nps_dbt_models`). A run with a partition range passes it to dbt as the vars
-`nps_partition_start` / `nps_partition_end`, widened to the days the run's raw load touched;
-without either, dbt makes a normal incremental run.
+Three selections of one dbt project, each one dbt invocation, in dependency order: the models the
+response facts are built from (`nps_dbt_upstream_models`, unpartitioned), the day-grained facts
+(`nps_dbt_partitioned_models`, partitioned by day) and every other model
+(`nps_dbt_models`, unpartitioned). A run with a partition range passes it to each invocation,
+widened to the days the run's raw load touched (see `dbt_partition_env`); without one, dbt makes a
+normal incremental run.
 """
 
-import json
 from collections.abc import Iterator, Mapping
 from datetime import date
 from pathlib import Path
@@ -27,19 +27,22 @@ from orchestration.monitoring import model_metadata
 from orchestration.partitions import (
     TOUCHED_DAYS_METADATA,
     DayRange,
-    dbt_vars,
+    dbt_partition_env,
+    dbt_vars_args,
     nps_daily_partitions,
     run_day_range,
     union_all,
 )
-from orchestration.project import nps_dbt_project
+from orchestration.project import invocation_target_path, keep_parse, nps_dbt_project
 from orchestration.resources import WarehouseResource
 
-# Daily-partitioned: the response facts (by response_date) and everything they are built from.
-# The ancestors go with them so that the unpartitioned selection lies wholly downstream: one dbt
-# invocation each, in that order (an unpartitioned ancestor would split the other selection).
+# Daily-partitioned: only the day-grained facts (by response_date). Their ancestors (seeds,
+# staging views, int_nps_responses_validated, which is incremental by file, and the categorised
+# view) are unpartitioned and run first: partitioned, each of them recorded one materialization
+# per day of a run's range (9 assets x 366 days for a year), for models with no day grain.
 PARTITIONED_MODELS = ("fct_nps_responses", "nps_daily")
-PARTITIONED_SELECT = " ".join(f"+{model}" for model in PARTITIONED_MODELS)
+PARTITIONED_SELECT = " ".join(PARTITIONED_MODELS)
+PARTITIONED_LINEAGE_SELECT = " ".join(f"+{model}" for model in PARTITIONED_MODELS)
 
 LAYER_OWNERS = {
     "staging": "team:data-platform",
@@ -128,16 +131,16 @@ def build_models(
     config: DbtBuildConfig,
 ) -> Iterator[Any]:
     days = reprocess_range(context)
+    vars_args = dbt_vars_args()
     args = [
         "build",
         "--exclude-resource-type",
         "unit_test",
-        # a test between the two selections (a relationship from a voice mart to the facts)
-        # runs with the later one, once both its models exist
+        # a test between two selections (a relationship from a voice mart to the facts) runs
+        # with the later one, once both its models exist
         "--indirect-selection",
         "buildable",
-        "--vars",
-        json.dumps(dbt_vars(days)),
+        *vars_args,
     ]
     engine = warehouse.engine
     if config.full_refresh:
@@ -147,7 +150,11 @@ def build_models(
     )
     before_dbt(engine)  # on Spark: dbt's process takes the metastore over from this one
     # unit tests prove the SQL, not the data: they run in `make test`, not on every load
-    invocation = dbt.cli(args, context=context, raise_on_error=False)
+    target = invocation_target_path(
+        f"{context.op_execution_context.op.name}-{context.run.run_id[:7]}", vars_args
+    )
+    with dbt_partition_env(days):  # the dbt process is started inside
+        invocation = dbt.cli(args, context=context, raise_on_error=False, target_path=target)
     # events are held until dbt exits: the metadata queries need the DuckDB file dbt writes
     events = list(invocation.stream())
     outputs = [e for e in events if isinstance(e, dg.Output)]
@@ -160,8 +167,28 @@ def build_models(
             key = context.asset_key_for_output(event.output_name)
             event = event.with_metadata({**event.metadata, **metadata.get(key, {})})
         yield event
+    keep_parse(target, vars_args)
     if not invocation.is_successful():
         raise invocation.get_error() or dg.Failure("dbt build failed")
+
+
+@dbt_assets(
+    manifest=nps_dbt_project.manifest_path,
+    project=nps_dbt_project,
+    dagster_dbt_translator=nps_dbt_translator,
+    name="nps_dbt_upstream_models",
+    select=PARTITIONED_LINEAGE_SELECT,
+    exclude=PARTITIONED_SELECT,
+)
+def nps_dbt_upstream_models(
+    context: dg.AssetExecutionContext,
+    dbt: DbtCliResource,
+    warehouse: WarehouseResource,
+    warehouse_lock: dg.ResourceParam[Path],
+    config: DbtBuildConfig,
+) -> Iterator[Any]:
+    # the range too: int_nps_responses_validated rejects a malformed one before any day is built
+    yield from build_models(context, dbt, warehouse, config)
 
 
 @dbt_assets(
@@ -171,7 +198,7 @@ def build_models(
     name="nps_dbt_partitioned_models",
     select=PARTITIONED_SELECT,
     partitions_def=nps_daily_partitions,
-    # a backfill of any range is one run: one dbt invocation with the range as vars
+    # a backfill of any range is one run: one dbt invocation with the range
     backfill_policy=dg.BackfillPolicy.single_run(),
 )
 def nps_dbt_partitioned_models(
@@ -189,7 +216,7 @@ def nps_dbt_partitioned_models(
     project=nps_dbt_project,
     dagster_dbt_translator=nps_dbt_translator,
     name="nps_dbt_models",
-    exclude=PARTITIONED_SELECT,
+    exclude=PARTITIONED_LINEAGE_SELECT,
 )
 def nps_dbt_models(
     context: dg.AssetExecutionContext,
@@ -197,5 +224,9 @@ def nps_dbt_models(
     warehouse: WarehouseResource,
     config: DbtBuildConfig,
 ) -> Iterator[Any]:
-    # the same vars: downstream incremental marts (rolling windows) recompute the affected days
+    # the same range: downstream incremental marts (rolling windows) recompute the affected days
     yield from build_models(context, dbt, warehouse, config)
+
+
+# every dbt selection, in the order a run invokes them
+NPS_DBT_ASSETS = (nps_dbt_upstream_models, nps_dbt_partitioned_models, nps_dbt_models)

@@ -21,7 +21,6 @@ from orchestration.partitions import (
     days_after_load,
     days_before_load,
     load_with_file_errors,
-    nps_daily_partitions,
     touched_metadata,
 )
 from orchestration.quality.runtime import quality_project_dir
@@ -85,7 +84,10 @@ def suite_check_name(feed: Feed) -> str:
 
 def build_raw_load_asset(feed: Feed) -> dg.AssetsDefinition:
     key = raw_asset_key(feed)
-    partitioned = feed is NPS_RESPONSES  # by submission date; the other feeds have no day grain
+    # the NPS load records the submission days it touched, which the run's dbt invocations
+    # reprocess; no raw asset is partitioned: a load takes every pending file, whatever the
+    # range (partitioned, it recorded one materialization per day of a run's range)
+    records_days = feed is NPS_RESPONSES
 
     @dg.asset(
         key=key,
@@ -93,8 +95,6 @@ def build_raw_load_asset(feed: Feed) -> dg.AssetsDefinition:
         description=feed.description,
         owners=["team:data-platform"],
         kinds={"duckdb", "python"},
-        partitions_def=nps_daily_partitions if partitioned else None,
-        backfill_policy=dg.BackfillPolicy.single_run() if partitioned else None,
         retry_policy=LOAD_RETRY_POLICY,
         check_specs=[
             dg.AssetCheckSpec(
@@ -126,7 +126,8 @@ def build_raw_load_asset(feed: Feed) -> dg.AssetsDefinition:
         check_landing_files(context, landing.directory, feed)
         engine = warehouse.engine
         if engine.name == SPARK:
-            # Spark reads the files into its own raw tables; it builds in full, so no day range
+            # Spark reads the files into its own raw tables; no day range is recorded there: the
+            # incremental models find the changed files by comparing raw with their own rows
             from orchestration.quality.spark_batches import load_and_validate
 
             report, verdicts = load_and_validate(
@@ -139,13 +140,13 @@ def build_raw_load_asset(feed: Feed) -> dg.AssetsDefinition:
             touched = None
         else:
             with warehouse.connect() as conn:
-                replaced_days = days_before_load(conn, landing.directory) if partitioned else None
+                replaced_days = days_before_load(conn, landing.directory) if records_days else None
                 report = load_with_file_errors(conn, landing.directory, feed, context.run_id)
                 verdicts = validate_written_files(
                     conn, feed, report, quality_project_dir(context.instance), context.run_id
                 )
                 touched = (
-                    days_after_load(conn, context.run_id, replaced_days) if partitioned else None
+                    days_after_load(conn, context.run_id, replaced_days) if records_days else None
                 )
                 # on PostgreSQL, dbt reads a copy of the raw tables (a no-op on DuckDB)
                 copied = engine.write_raw(conn, raw_tables_to_copy(conn, feed))
@@ -172,7 +173,7 @@ def build_raw_load_asset(feed: Feed) -> dg.AssetsDefinition:
                     {f.source_file: {"outcome": f.outcome, "rows": f.rows} for f in report.written}
                 ),
                 "dropped_identifier_columns": dg.MetadataValue.json(dropped),
-                **({TOUCHED_DAYS_METADATA: touched_metadata(touched)} if partitioned else {}),
+                **({TOUCHED_DAYS_METADATA: touched_metadata(touched)} if records_days else {}),
             },
         )
         yield dg.AssetCheckResult(
