@@ -18,8 +18,8 @@ import dagster as dg
 import duckdb
 import pytest
 
-from orchestration.assets.dbt import NPS_DBT_ASSETS
-from orchestration.definitions import PIPELINE_JOB, defs
+# through the definitions, which parse the dbt project first when it has no manifest yet
+from orchestration.definitions import NPS_DBT_ASSETS, PIPELINE_JOB, defs
 from orchestration.partitions import RANGE_END_TAG, RANGE_START_TAG
 from orchestration.pipeline import ensure_dagster_home
 from orchestration.project import nps_dbt_project
