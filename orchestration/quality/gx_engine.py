@@ -41,7 +41,7 @@ import os
 import re
 import sys
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -270,14 +270,13 @@ class Validator:
     ) -> BatchValidation:
         """Run suite `suite_name` over the whole table `schema.table` of `source` through GX's
         SQL datasource: the metrics are computed by the database."""
-        with self._lock:
-            batch_definition = self._table_batch_definition(source, schema, table)
-            definition = self._validation_definition(
-                suite_name, f"{source.kind}.{schema}.{table}", batch_definition
-            )
-            result = self._run(definition, batch, None, suite_parameters)
-            order = self._suites[suite_name][1]
-        return _batch_validation(suite_name, batch, result, order, source.kind)
+        return self._validate_sql(
+            suite_name,
+            source,
+            lambda: self._table_batch_definition(source, schema, table),
+            batch,
+            suite_parameters,
+        )
 
     def validate_query(
         self,
@@ -288,8 +287,24 @@ class Validator:
         suite_parameters: Mapping[str, Any] | None = None,
     ) -> BatchValidation:
         """Like validate_table, over the rows of an SQL query (e.g. a table's rebuilt days)."""
-        with self._lock:
-            batch_definition = self._query_batch_definition(source, query)
+        return self._validate_sql(
+            suite_name,
+            source,
+            lambda: self._query_batch_definition(source, query),
+            batch,
+            suite_parameters,
+        )
+
+    def _validate_sql(
+        self,
+        suite_name: str,
+        source: SqlSource,
+        batch_definition_of: Callable[[], Any],
+        batch: str,
+        suite_parameters: Mapping[str, Any] | None,
+    ) -> BatchValidation:
+        with self._lock:  # the batch definition is made (once) under the lock too
+            batch_definition = batch_definition_of()
             definition = self._validation_definition(
                 suite_name, f"{source.kind}.{batch_definition.data_asset.name}", batch_definition
             )
