@@ -13,7 +13,8 @@ For each size (`python -m bench.run --sizes 1m 10m`, or `make bench SIZES="1m 10
 
 Each command runs as a subprocess; wall time is measured around it and peak memory is the
 largest sum of VmRSS over the subprocess and all its descendants (dbt runs in its own
-process), polled from /proc every 0.1 s. After every pipeline run its numbers (accepted rows,
+process), polled from /proc every 0.1 s; each phase of a run (see `pipeline_phases`) reports
+the peak of the samples taken during it. After every pipeline run its numbers (accepted rows,
 daily branch counts, rolling 30/90-day region counts) are compared with bare.sql's; any
 difference is printed and the benchmark exits non-zero. A failed pipeline run (non-zero exit)
 fails the benchmark too. Prints one table per size and writes it to `<work>/results.md` and
@@ -52,12 +53,19 @@ class Measurement:
     returncode: int
     output: str = ""
     started_at: float = 0.0  # epoch seconds
+    # (epoch seconds, whole-tree RSS bytes) per poll: which phase the peak belongs to
+    samples: list[tuple[float, int]] = field(default_factory=list, repr=False)
+
+    def peak_between(self, start: float, end: float) -> int:
+        """The largest RSS sampled from `start` to `end` (epoch seconds); 0 if none."""
+        return max((rss for at, rss in self.samples if start <= at <= end), default=0)
 
 
 @dataclass
 class Phase:
     name: str
     seconds: float
+    peak_rss: int = 0  # bytes, whole process tree, during the phase (0: not measured)
 
 
 @dataclass
@@ -128,13 +136,16 @@ def measure(command: list[str], env: dict[str, str] | None = None) -> Measuremen
     output: list[str] = []
     reader = threading.Thread(target=lambda: output.extend(process.stdout), daemon=True)
     reader.start()
-    peak = 0
+    samples: list[tuple[float, int]] = []
     while process.poll() is None:
-        peak = max(peak, tree_rss(process.pid))
+        samples.append((time.time(), tree_rss(process.pid)))
         time.sleep(POLL_SECONDS)
     seconds = time.perf_counter() - started
     reader.join()
-    return Measurement(round(seconds, 2), peak, process.returncode, "".join(output), started_at)
+    peak = max((rss for _, rss in samples), default=0)
+    return Measurement(
+        round(seconds, 2), peak, process.returncode, "".join(output), started_at, samples
+    )
 
 
 # -- the two contenders -------------------------------------------------------------------------
@@ -168,9 +179,10 @@ DBT_NODES_SHOWN = 8
 def pipeline_phases(
     dagster_home: Path, measured: Measurement, dbt_target: Path = REPO / "target"
 ) -> tuple[list[Phase], list[Phase]]:
-    """The measured command's time by phase: before the Dagster run's first step (imports, the
-    pending-file scan, dbt parse, run planning), each step, and after the last step (Data Docs,
-    summary); and the slowest dbt nodes of the run (each invocation's run_results.json).
+    """The measured command's time and peak memory by phase: before the Dagster run's first step
+    (imports, the pending-file scan, dbt parse, run planning), each step, and after the last
+    step (Data Docs, summary); and the slowest dbt nodes of the run (each invocation's
+    run_results.json).
     Nothing when the command started no Dagster run (a skipped re-run)."""
     import dagster as dg  # seconds to import: only after a measured run, never during one
 
@@ -186,9 +198,12 @@ def pipeline_phases(
     if not steps:
         return [], []
     ended_at = measured.started_at + measured.seconds
-    phases = [Phase("before the first step", steps[0].start_time - measured.started_at)]
-    phases += [Phase(s.step_key, s.end_time - s.start_time) for s in steps]
-    phases.append(Phase("after the last step", ended_at - steps[-1].end_time))
+    spans = [("before the first step", measured.started_at, steps[0].start_time)]
+    spans += [(s.step_key, s.start_time, s.end_time) for s in steps]
+    spans.append(("after the last step", steps[-1].end_time, ended_at))
+    phases = [
+        Phase(name, end - start, measured.peak_between(start, end)) for name, start, end in spans
+    ]
     nodes = []
     # dagster-dbt gives each invocation a target folder named after the op and the run
     for results in dbt_target.glob(f"*-{run_id[:7]}-*/run_results.json"):
@@ -196,7 +211,7 @@ def pipeline_phases(
             kind, _, *name = result["unique_id"].split(".")
             nodes.append(Phase(f"{kind} {'.'.join(name)}", result.get("execution_time") or 0))
     nodes.sort(key=lambda n: -n.seconds)
-    rounded = [Phase(p.name, round(p.seconds, 1)) for p in phases]
+    rounded = [Phase(p.name, round(p.seconds, 1), p.peak_rss) for p in phases]
     return rounded, [Phase(n.name, round(n.seconds, 1)) for n in nodes[:DBT_NODES_SHOWN]]
 
 
@@ -357,7 +372,10 @@ def _gib(size: int) -> str:
 
 
 def _phase_text(phases: list[Phase]) -> str:
-    return ", ".join(f"{p.name} {p.seconds:.0f} s" for p in phases)
+    return ", ".join(
+        f"{p.name} {p.seconds:.0f} s" + (f" ({_gib(p.peak_rss)} GiB)" if p.peak_rss else "")
+        for p in phases
+    )
 
 
 def table(size: str, data: BenchData, scenarios: list[Scenario]) -> str:
@@ -380,7 +398,12 @@ def table(size: str, data: BenchData, scenarios: list[Scenario]) -> str:
         )
     broken_down = [s for s in scenarios if s.phases]
     if broken_down:
-        lines += ["", "Where the pipeline's time went (Dagster steps, slowest dbt nodes):", ""]
+        lines += [
+            "",
+            "Where the pipeline's time went (Dagster steps with their peak memory, slowest dbt "
+            "nodes):",
+            "",
+        ]
     for s in broken_down:
         lines.append(f"- {s.name}: {_phase_text(s.phases)}")
         if s.dbt_nodes:

@@ -130,6 +130,11 @@ def test_peak_memory_covers_the_whole_process_tree() -> None:
     assert measurement.returncode == 0
     assert measurement.peak_rss > 150 * 2**20
     assert measurement.seconds >= 1.0
+    # the samples behind the peak: it was reached after start-up, not in the first poll
+    assert max(rss for _, rss in measurement.samples) == measurement.peak_rss
+    first_at = measurement.samples[0][0]
+    assert measurement.peak_between(first_at, first_at) < measurement.peak_rss
+    assert measurement.peak_between(0, time.time()) == measurement.peak_rss
 
 
 def test_phases_split_a_measured_dagster_run_into_its_steps(tmp_path: Path) -> None:
@@ -149,7 +154,15 @@ def test_phases_split_a_measured_dagster_run_into_its_steps(tmp_path: Path) -> N
     started_at = time.time()
     with dg.DagsterInstance.from_config(str(home)) as instance:
         run_id = dg.materialize([landed, modelled], instance=instance).run_id
-    measured = Measurement(time.time() - started_at, 0, 0, started_at=started_at)
+        steps = {s.step_key: s for s in instance.get_run_step_stats(run_id)}
+    # a sample in the middle of each step: 100 MB while landing, 300 MB while modelling
+    samples = [(started_at, 50 * 2**20)] + [
+        ((steps[key].start_time + steps[key].end_time) / 2, megabytes * 2**20)
+        for key, megabytes in (("landed", 100), ("modelled", 300))
+    ]
+    measured = Measurement(
+        time.time() - started_at, 300 * 2**20, 0, started_at=started_at, samples=samples
+    )
     # dagster-dbt's per-invocation target folder: <op>-<run id prefix>-<uuid>
     results = tmp_path / "target" / f"models-{run_id[:7]}-abc1234" / "run_results.json"
     results.parent.mkdir(parents=True)
@@ -173,6 +186,7 @@ def test_phases_split_a_measured_dagster_run_into_its_steps(tmp_path: Path) -> N
         "after the last step",
     ]
     assert all(p.seconds >= 0 for p in phases)
+    assert [p.peak_rss // 2**20 for p in phases] == [50, 100, 300, 0]
     # the phases tile the measured time (gaps between steps are tiny; each is rounded)
     assert abs(sum(p.seconds for p in phases) - measured.seconds) < 1.0
     slowest_first = [("model slow", 9.0), ("model fast", 0.5)]  # without the project

@@ -186,6 +186,37 @@ def row_by_row(definition: Mapping[str, Any]) -> bool:
     )
 
 
+# table-level expectations whose per-chunk results add up to the whole batch's: the row count
+# is the sum of the chunks' counts, and every chunk of one batch has the batch's columns
+_SUMMED_TABLE_EXPECTATIONS = frozenset({"expect_table_row_count_to_be_between"})
+_SAME_IN_EVERY_CHUNK_EXPECTATIONS = frozenset({"expect_table_columns_to_match_set"})
+_UNIQUE = "expect_column_values_to_be_unique"
+
+
+def chunk_key(definition: Mapping[str, Any]) -> tuple[bool, str | None]:
+    """Whether a suite can be validated chunk by chunk (`validate_chunks(grouped_by=...)`),
+    and the column whose equal values must fall in one chunk for that.
+
+    A suite of row-by-row expectations, row counts and column sets can be split anyhow
+    (`(True, None)`). With `expect_column_values_to_be_unique` on one column it can be split
+    only into chunks that never divide a value of that column (`(True, column)`): a duplicate
+    is then counted exactly as in the whole batch. Other expectations (means, quantiles,
+    uniqueness of two columns) need every row at once: `(False, None)`."""
+    expectations = definition.get("expectations") or ()
+    unique_columns: set[str] = set()
+    for expectation in expectations:
+        kind = expectation.get("type")
+        if kind == _UNIQUE:
+            unique_columns.add(str((expectation.get("kwargs") or {}).get("column")))
+        elif kind not in (
+            ROW_BY_ROW_EXPECTATIONS | _SUMMED_TABLE_EXPECTATIONS | _SAME_IN_EVERY_CHUNK_EXPECTATIONS
+        ):
+            return False, None
+    if not expectations or len(unique_columns) > 1:
+        return False, None
+    return True, next(iter(unique_columns), None)
+
+
 def load_suite_definition(name: str, expectations_dir: Path | None = None) -> dict[str, Any]:
     """Read `expectations/<name>.json` (GX 1.x suite format) and check its basic shape."""
     if not _SUITE_NAME.match(name):
@@ -345,17 +376,22 @@ class Validator:
         frames: Iterable[pa.Table | pa.RecordBatch | pd.DataFrame],
         batch: str,
         suite_parameters: Mapping[str, Any] | None = None,
+        grouped_by: str | None = None,
     ) -> BatchValidation:
         """Run suite `suite_name` over a batch given as consecutive frames (e.g. the record
         batches of one table), holding one frame at a time, and merge the results: counts are
         summed, up to 20 unexpected values kept, and an expectation with `mostly` is judged on
-        the totals. Only for suites whose expectations all judge rows one by one (`row_by_row`);
-        others raise ValueError. The one merged result is what Data Docs shows."""
+        the totals. Only for suites whose expectations all judge rows one by one (`row_by_row`),
+        or, when the caller promises that no value of column `grouped_by` spans two frames,
+        for suites `chunk_key` allows with that column (row counts, column sets, uniqueness of
+        `grouped_by`); others raise ValueError. The one merged result is what Data Docs shows."""
         definition = load_suite_definition(suite_name, self._expectations_dir)
-        if not row_by_row(definition):
+        chunkable, key = chunk_key(definition)
+        if not (row_by_row(definition) or (chunkable and key in (None, grouped_by))):
             raise ValueError(
                 f"suite {suite_name!r} has expectations that need all rows at once: "
                 "validate it as one frame"
+                + (f" or in chunks grouped by {key!r}" if chunkable and key else "")
             )
         _import_gx()  # GX's first import goes through it: see there
         from great_expectations.validator.v1_validator import Validator as GxValidator
@@ -587,9 +623,17 @@ def _merge(total: Any, chunk: Any) -> Any:
             partial.extend(list(more.get("partial_unexpected_list") or ())[:room])
         if "partial_unexpected_list" in detail or "partial_unexpected_list" in more:
             detail["partial_unexpected_list"] = partial
+        if _kind(kept) in _SUMMED_TABLE_EXPECTATIONS:
+            detail["observed_value"] = int(detail.get("observed_value") or 0) + int(
+                more.get("observed_value") or 0
+            )
         kept.result = detail
         kept.success = bool(kept.success) and bool(new.success)  # re-judged by _judge
     return total
+
+
+def _kind(item: Any) -> str:
+    return str(getattr(item.expectation_config, "type", ""))
 
 
 def _judge(result: Any, parameters: Mapping[str, Any] | None) -> None:
@@ -601,6 +645,11 @@ def _judge(result: Any, parameters: Mapping[str, Any] | None) -> None:
 
     for item in result.results:
         detail = dict(item.result or {})
+        if _kind(item) in _SUMMED_TABLE_EXPECTATIONS and not (
+            item.exception_info and _exception_messages(item.exception_info)
+        ):
+            item.success = _count_within(item, detail.get("observed_value"), parameters)
+            continue
         if detail.get("unexpected_count") is None or (
             item.exception_info and _exception_messages(item.exception_info)
         ):
@@ -628,6 +677,20 @@ def _judge(result: Any, parameters: Mapping[str, Any] | None) -> None:
         "unsuccessful_expectations": statistics.unsuccessful_expectations,
         "success_percent": statistics.success_percent,
     }
+
+
+def _count_within(item: Any, count: Any, parameters: Mapping[str, Any] | None) -> bool:
+    """A summed row count judged against the expectation's bounds as GX judges one batch:
+    inclusive unless `strict_min` / `strict_max`; a missing bound does not limit."""
+    kwargs = item.expectation_config.kwargs or {}
+    low, high = (
+        None if kwargs.get(name) is None else _resolved(kwargs[name], parameters)
+        for name in ("min_value", "max_value")
+    )
+    count = int(count or 0)
+    above = low is None or (count > low if kwargs.get("strict_min") else count >= low)
+    below = high is None or (count < high if kwargs.get("strict_max") else count <= high)
+    return above and below
 
 
 def _resolved(value: Any, parameters: Mapping[str, Any] | None) -> Any:

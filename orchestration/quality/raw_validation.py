@@ -4,17 +4,27 @@ Called by the raw load assets (orchestration/assets/raw.py) with the feed's batc
 Each newly written file is one batch: its suite parameters (if the feed has any, see
 `SUITE_PARAMETERS`), one GX validation, then a verdict (orchestration/quality/verdicts.py) that
 is stored in `raw.batch_validations` in the same connection, before dbt runs.
+
+A file of more rows than `NPS_GX_CHUNK_ROWS` (default 500,000; a backfill of millions) is
+validated in chunks of about that many rows and the results merged into the file's one verdict
+(`Validator.validate_chunks`): GX's pandas copy of a whole multi-million-row file took
+gigabytes. The rows are split by their response key, so every duplicate lands in the chunk of
+its first copy and uniqueness is counted as over the whole file; the row-count band is judged
+on the chunks' total.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from orchestration.quality.gx_engine import Validator, load_suite_definition
+from orchestration.quality.gx_engine import Validator, chunk_key, load_suite_definition
 from orchestration.quality.verdicts import Verdict, judge, record_verdicts
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 BatchBuilder = Callable[[duckdb.DuckDBPyConnection, str, str], Any]
 # (connection, suite meta, source_file, load_id, batch frame) -> (parameters, metadata details)
@@ -97,6 +107,10 @@ def validate_load(
         SUITE_PREPARE[suite](conn)
     verdicts = []
     read = columns_read(definition)
+    chunkable, key = chunk_key(definition)
+    from orchestration.quality.readers import configured_chunk_rows
+
+    chunk_rows = configured_chunk_rows()
     for source_file in source_files:
         frame = build_batch(conn, source_file, load_id)
         parameters: dict[str, Any] | None = None
@@ -109,9 +123,18 @@ def validate_load(
         # GX copies the frame to pandas and hashes every cell of it (its batch fingerprint):
         # hand it only the columns the suite reads, and drop the full frame before it runs
         frame = only_columns(frame, read)
-        validation = validator.validate(
-            suite, frame, batch=source_file, suite_parameters=parameters
-        )
+        if rows > chunk_rows and chunkable and hasattr(frame, "num_rows"):
+            validation = validator.validate_chunks(
+                suite,
+                grouped_chunks(frame, key, chunk_rows),
+                batch=source_file,
+                suite_parameters=parameters,
+                grouped_by=key,
+            )
+        else:
+            validation = validator.validate(
+                suite, frame, batch=source_file, suite_parameters=parameters
+            )
         del frame
         verdicts.append(judge(definition, validation, rows, details))
     if record:
@@ -155,3 +178,27 @@ def only_columns(frame: Any, columns: set[str] | None) -> Any:
 
 def _rows(frame: Any) -> int:
     return int(frame.num_rows) if hasattr(frame, "num_rows") else len(frame)
+
+
+def grouped_chunks(frame: pa.Table, key: str | None, chunk_rows: int) -> Iterator[pa.Table]:
+    """`frame` as ceil(rows / chunk_rows) tables of about `chunk_rows` rows, one at a time.
+    With `key`, all rows sharing a value of that column are in one table (a value's chunk is
+    its dictionary index modulo the number of chunks, so an id seen twice is never split);
+    rows keep their order within a table. Without `key` (or without that column), slices."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    parts = max(1, -(-frame.num_rows // chunk_rows))
+    if parts == 1:
+        yield frame
+        return
+    if key is None or key not in frame.column_names:
+        for offset in range(0, frame.num_rows, chunk_rows):
+            yield frame.slice(offset, chunk_rows)
+        return
+    # one array, one dictionary: chunk-wise encoding could give a value two indices
+    encoded = pc.dictionary_encode(frame.column(key).combine_chunks())
+    part = pc.fill_null(encoded.indices, 0).to_numpy() % parts  # nulls: no key, any chunk
+    del encoded
+    for index in range(parts):
+        yield frame.take(np.flatnonzero(part == index))

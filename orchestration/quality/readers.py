@@ -8,10 +8,11 @@
 - DuckDB: GX 1.24 cannot validate DuckDB through SQLAlchemy (duckdb-engine returns empty
   results), so DuckDB reads the model into Arrow for GX's pandas datasource. Only the columns
   a suite uses are read. A suite whose expectations all judge rows one by one (ranges, nulls,
-  sets, column pairs: `gx_engine.row_by_row`) is validated over every row in record batches of
-  `CHUNK_ROWS`, one at a time, and the results merged (`Validator.validate_chunks`), so a mart
-  of millions of rows is checked whole in bounded memory. Other suites (aggregates such as
-  the freshness maximum) are read as one frame of their columns.
+  sets, column pairs: `gx_engine.row_by_row`) is validated over every row in record batches
+  (`NPS_GX_CHUNK_ROWS` rows, default 500,000), one at a time, and the results merged
+  (`Validator.validate_chunks`), so a mart of millions of rows is checked whole in bounded
+  memory. Other suites (aggregates such as the freshness maximum) are read as one frame of
+  their columns.
 
 - Spark: the model is a Spark DataFrame of the table, validated through GX's Spark datasource;
   Spark computes every metric where the data is, nothing is copied to this process.
@@ -19,6 +20,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,8 +34,21 @@ if TYPE_CHECKING:
     from orchestration.quality.gx_engine import BatchValidation, SqlSource, Validator
 
 _COLUMN_KWARGS = ("column", "column_A", "column_B")
-# rows per record batch handed to GX's pandas datasource: tens of MB for a mart's columns
+# rows per frame handed to GX's pandas datasource: tens of MB for a mart's columns; GX's copy to
+# pandas and its batch fingerprint cost several times the Arrow size, so a whole 10M-row file
+# at once would take gigabytes
 CHUNK_ROWS = 500_000
+CHUNK_ROWS_ENV = "NPS_GX_CHUNK_ROWS"
+
+
+def configured_chunk_rows() -> int:
+    """Rows per frame GX validates at a time: `NPS_GX_CHUNK_ROWS`, default `CHUNK_ROWS`."""
+    text = os.environ.get(CHUNK_ROWS_ENV, "").strip()
+    if not text:
+        return CHUNK_ROWS
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"{CHUNK_ROWS_ENV} must be a whole number of rows above 0, not {text!r}")
+    return int(text)
 
 
 def suite_columns(definition: Mapping[str, Any]) -> set[str]:
@@ -112,13 +127,15 @@ def read_chunks(
     schema: str,
     table: str,
     definition: Mapping[str, Any] | None = None,
-    chunk_rows: int = CHUNK_ROWS,
+    chunk_rows: int | None = None,
     where: str | None = None,
 ) -> Iterator[pa.Table]:
-    """Like read_relation, as consecutive Arrow tables of at most `chunk_rows` rows, read from
-    one DuckDB snapshot; at least one (empty for an empty table), so the suite still runs."""
+    """Like read_relation, as consecutive Arrow tables of about `chunk_rows` rows (default
+    `configured_chunk_rows()`), read from one DuckDB snapshot; at least one (empty for an empty
+    table), so the suite still runs."""
     import pyarrow as pa
 
+    chunk_rows = chunk_rows or configured_chunk_rows()
     engine = _engine(warehouse)
     sql = _select(engine, schema, table, definition, where)
     with engine.connect(read_only=True) as conn:
@@ -167,7 +184,7 @@ def validate_relation(
     suite: str,
     definition: Mapping[str, Any],
     suite_parameters: Mapping[str, Any] | None = None,
-    chunk_rows: int = CHUNK_ROWS,
+    chunk_rows: int | None = None,
     where: str | None = None,
 ) -> BatchValidation:
     """Validate model `schema.table` with `suite` on the warehouse's own route (see above):
