@@ -287,7 +287,8 @@ def _forget(args: argparse.Namespace) -> int:
             publish_parquet(engine, publish_dir, run_id=f"forget-{report.request_id}")
             print(f"Published Parquet refreshed: {publish_dir / PARQUET_DIR}")
     elif (publish_dir / PUBLISHED_DATABASE).exists():
-        publish_marts(warehouse, publish_dir, run_id=f"forget-{report.request_id}")
+        # a new file, not a patched copy: deleted rows may linger in a file's free blocks
+        publish_marts(warehouse, publish_dir, run_id=f"forget-{report.request_id}", fresh=True)
         print(f"Published copy refreshed: {publish_dir / PUBLISHED_DATABASE}")
     print(
         "Tombstone recorded: re-loaded files will not bring them back. Aggregates are "

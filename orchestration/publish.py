@@ -14,6 +14,7 @@ holds views over them: the marts never pass through this process.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import shutil
@@ -44,9 +45,48 @@ class Publication:
     database: Path | None  # None on an engine BI tools query directly (PostgreSQL)
     parquet_dir: Path
     tables: dict[str, int]  # mart -> rows
+    # marts whose content changed since the last publication (all of them on a fresh one)
+    changed: tuple[str, ...] = ()
 
 
-def publish_marts(warehouse: Path, publish_dir: Path, run_id: str) -> Publication:
+# the published file's own record of what it holds, one row per mart and per day of a mart:
+# the next publication compares it with the warehouse and rewrites only what differs
+FINGERPRINT_SCHEMA = "publication"
+_FINGERPRINT_TABLES = f"""
+    create table {{db}}.{FINGERPRINT_SCHEMA}.marts (
+        mart varchar primary key, columns_signature varchar, day_column varchar
+    );
+    create table {{db}}.{FINGERPRINT_SCHEMA}.partitions (
+        mart varchar, day date, row_count bigint, fingerprint hugeint
+    );
+"""
+
+
+@dataclass(frozen=True)
+class _MartState:
+    """What a mart holds: its columns and, per day of its first date column (one partition
+    keyed None when it has none), the row count and the sum of its rows' hashes."""
+
+    columns_signature: str
+    day_column: str | None
+    partitions: dict[object, tuple[int, int]]
+
+    @property
+    def rows(self) -> int:
+        return sum(count for count, _ in self.partitions.values())
+
+
+def publish_marts(
+    warehouse: Path, publish_dir: Path, run_id: str, fresh: bool = False
+) -> Publication:
+    """Publish the warehouse's marts: the read-only DuckDB file and one Parquet file per mart.
+
+    Only what changed is written. Each mart's rows are fingerprinted per day (a count and a
+    sum of row hashes, one scan); the previous publication is copied beside itself and only
+    the marts that differ are patched in the copy (the changed days deleted and inserted again,
+    or the whole table where the columns changed or there is no day column), and only their
+    Parquet files are written again. `fresh` writes everything into a new file instead: after
+    an erasure (`nps-warehouse forget`) no deleted row may linger in the file's free blocks."""
     publish_dir.mkdir(parents=True, exist_ok=True)
     parquet_dir = publish_dir / PARQUET_DIR
     parquet_dir.mkdir(exist_ok=True)
@@ -56,40 +96,162 @@ def publish_marts(warehouse: Path, publish_dir: Path, run_id: str) -> Publicatio
     staged_database.unlink(missing_ok=True)
     shutil.rmtree(staged_parquet, ignore_errors=True)
     staged_parquet.mkdir()
+    if database.exists() and not fresh:
+        shutil.copyfile(database, staged_database)
     tables: dict[str, int] = {}
+    changed: list[str] = []
     conn = duckdb.connect(str(warehouse), read_only=True)
     try:
         apply_duckdb_settings(conn)  # big marts stream through within NPS_DUCKDB_MEMORY_LIMIT
-        names = [
-            name
-            for (name,) in conn.execute(
-                "select table_name from information_schema.tables "
-                "where table_schema = ? and table_type = 'BASE TABLE' order by 1",
-                [PUBLISHED_SCHEMA],
-            ).fetchall()
-        ]
         # a read-only connection attaches read-only unless told otherwise
         conn.execute(f"attach {sql_literal(str(staged_database))} as published (read_only false)")
-        conn.execute(f"create schema published.{PUBLISHED_SCHEMA}")
-        for name in names:
-            source = f"{PUBLISHED_SCHEMA}.{quote_identifier(name)}"
+        previous = _published_states(conn)
+        if previous is None:  # a new file, or one written before fingerprints: start over
+            previous = {}
+            for schema in (PUBLISHED_SCHEMA, FINGERPRINT_SCHEMA):
+                conn.execute(f"drop schema if exists published.{schema} cascade")
+            conn.execute(f"create schema published.{PUBLISHED_SCHEMA}")
+            conn.execute(f"create schema published.{FINGERPRINT_SCHEMA}")
+            conn.execute(_FINGERPRINT_TABLES.format(db="published"))
+        for name in _mart_names(conn):
+            state = _mart_state(conn, name)
+            tables[name] = state.rows
+            before = previous.pop(name, None)
+            kept_file = (parquet_dir / f"{name}.parquet").exists()
+            if before == state and kept_file:
+                continue
+            _patch_mart(conn, name, state, before)
+            _record_state(conn, name, state)
             conn.execute(
-                f"create table published.{PUBLISHED_SCHEMA}.{quote_identifier(name)} as "
-                f"select * from {source}"
-            )
-            conn.execute(
-                f"copy (select * from {source}) to "
+                f"copy (select * from {PUBLISHED_SCHEMA}.{quote_identifier(name)}) to "
                 f"{sql_literal(str(staged_parquet / f'{name}.parquet'))} (format parquet)"
             )
-            tables[name] = conn.execute(f"select count(*) from {source}").fetchall()[0][0]
+            changed.append(name)
+        for gone in previous:  # marts dropped from the project since
+            conn.execute(f"drop table published.{PUBLISHED_SCHEMA}.{quote_identifier(gone)}")
+            _record_state(conn, gone, None)
         conn.execute("detach published")
     finally:
         conn.close()
     # the swap: each rename is atomic; the database first, so SQL readers switch in one step
     os.replace(staged_database, database)
-    _swap_parquet(staged_parquet, parquet_dir, tables)
-    log.info("published %d marts to %s", len(tables), publish_dir)
-    return Publication(database=database, parquet_dir=parquet_dir, tables=tables)
+    _swap_parquet(staged_parquet, parquet_dir, tables, changed)
+    log.info(
+        "published %d marts to %s (%d changed: %s)",
+        len(tables),
+        publish_dir,
+        len(changed),
+        ", ".join(changed) or "none",
+    )
+    return Publication(
+        database=database, parquet_dir=parquet_dir, tables=tables, changed=tuple(changed)
+    )
+
+
+def _mart_names(conn: duckdb.DuckDBPyConnection) -> list[str]:
+    """The warehouse's marts (not those of the attached publication)."""
+    return [
+        name
+        for (name,) in conn.execute(
+            "select table_name from information_schema.tables "
+            "where table_catalog = current_database() and table_schema = ? "
+            "and table_type = 'BASE TABLE' order by 1",
+            [PUBLISHED_SCHEMA],
+        ).fetchall()
+    ]
+
+
+def _mart_state(conn: duckdb.DuckDBPyConnection, name: str) -> _MartState:
+    columns = conn.execute(
+        "select column_name, data_type from information_schema.columns "
+        "where table_catalog = current_database() and table_schema = ? and table_name = ? "
+        "order by ordinal_position",
+        [PUBLISHED_SCHEMA, name],
+    ).fetchall()
+    signature = hashlib.sha256(repr(columns).encode()).hexdigest()
+    day_column = next((column for column, kind in columns if kind == "DATE"), None)
+    day = quote_identifier(day_column) if day_column else "null::date"
+    # hash(t) hashes the whole row (a struct of its columns); the sum does not depend on the
+    # order of the rows and, unlike xor, does not cancel a duplicated row
+    rows = conn.execute(
+        f"select {day} as day, count(*), sum(hash(t)::hugeint) "
+        f"from {PUBLISHED_SCHEMA}.{quote_identifier(name)} as t group by all"
+    ).fetchall()
+    partitions = {day_value: (int(count), int(total or 0)) for day_value, count, total in rows}
+    return _MartState(signature, day_column, partitions)
+
+
+def _published_states(conn: duckdb.DuckDBPyConnection) -> dict[str, _MartState] | None:
+    """The states recorded in the attached previous publication; None when it has none."""
+    recorded = conn.execute(
+        "select count(*) from information_schema.tables "
+        "where table_catalog = 'published' and table_schema = ?",
+        [FINGERPRINT_SCHEMA],
+    ).fetchall()[0][0]
+    if recorded < 2:
+        return None
+    states: dict[str, _MartState] = {}
+    for mart, signature, day_column in conn.execute(
+        f"select mart, columns_signature, day_column from published.{FINGERPRINT_SCHEMA}.marts"
+    ).fetchall():
+        states[mart] = _MartState(signature, day_column, {})
+    for mart, day, count, fingerprint in conn.execute(
+        f"select mart, day, row_count, fingerprint from published.{FINGERPRINT_SCHEMA}.partitions"
+    ).fetchall():
+        states[mart].partitions[day] = (int(count), int(fingerprint))
+    return states
+
+
+def _patch_mart(
+    conn: duckdb.DuckDBPyConnection, name: str, state: _MartState, before: _MartState | None
+) -> None:
+    """Make the published copy of mart `name` equal the warehouse's: only the changed days
+    when the previous copy has the same columns and a day column, the whole table otherwise."""
+    source = f"{PUBLISHED_SCHEMA}.{quote_identifier(name)}"
+    target = f"published.{source}"
+    same_shape = (
+        before is not None
+        and before.columns_signature == state.columns_signature
+        and state.day_column is not None
+        and before.day_column == state.day_column
+    )
+    if not same_shape:
+        conn.execute(f"create or replace table {target} as select * from {source}")
+        return
+    days = [
+        day
+        for day in set(state.partitions) | set(before.partitions)
+        if state.partitions.get(day) != before.partitions.get(day)
+    ]
+    if not days:
+        return
+    day = quote_identifier(str(state.day_column))
+    changed_days = f"published.{FINGERPRINT_SCHEMA}.changed_days"
+    conn.execute(f"create or replace table {changed_days} (day date)")
+    conn.executemany(f"insert into {changed_days} values (?)", [[d] for d in days])
+    # "in" never matches a null day: rows without a day are a partition of their own
+    matches = (
+        f"({day} in (select day from {changed_days}) "
+        f"or ({day} is null and exists (select 1 from {changed_days} where day is null)))"
+    )
+    conn.execute(f"delete from {target} where {matches}")
+    conn.execute(f"insert into {target} select * from {source} where {matches}")
+    conn.execute(f"drop table {changed_days}")
+
+
+def _record_state(conn: duckdb.DuckDBPyConnection, name: str, state: _MartState | None) -> None:
+    for table in ("marts", "partitions"):
+        conn.execute(f"delete from published.{FINGERPRINT_SCHEMA}.{table} where mart = ?", [name])
+    if state is None:
+        return
+    conn.execute(
+        f"insert into published.{FINGERPRINT_SCHEMA}.marts values (?, ?, ?)",
+        [name, state.columns_signature, state.day_column],
+    )
+    conn.executemany(
+        f"insert into published.{FINGERPRINT_SCHEMA}.partitions values (?, ?, ?, ?)",
+        [[name, day, count, total] for day, (count, total) in state.partitions.items()],
+    )
 
 
 def publish_parquet(engine: PostgresEngine, publish_dir: Path, run_id: str) -> Publication:
@@ -126,7 +288,7 @@ def publish_parquet(engine: PostgresEngine, publish_dir: Path, run_id: str) -> P
     finally:
         shutil.rmtree(staged_parquet, ignore_errors=True)
     log.info("published %d marts as Parquet to %s", len(tables), parquet_dir)
-    return Publication(database=None, parquet_dir=parquet_dir, tables=tables)
+    return Publication(database=None, parquet_dir=parquet_dir, tables=tables, changed=tuple(tables))
 
 
 def publish_spark_marts(engine: SparkEngine, publish_dir: Path, run_id: str) -> Publication:
@@ -171,11 +333,17 @@ def publish_spark_marts(engine: SparkEngine, publish_dir: Path, run_id: str) -> 
             )
     os.replace(staged_database, database)
     log.info("published %d marts from Spark to %s", len(tables), publish_dir)
-    return Publication(database=database, parquet_dir=parquet_dir, tables=tables)
+    return Publication(
+        database=database, parquet_dir=parquet_dir, tables=tables, changed=tuple(tables)
+    )
 
 
-def _swap_parquet(staged: Path, parquet_dir: Path, tables: dict[str, int]) -> None:
-    for name in tables:
+def _swap_parquet(
+    staged: Path, parquet_dir: Path, tables: dict[str, int], written: list[str] | None = None
+) -> None:
+    """Move the `written` marts' files (default: all of `tables`) into place; drop files of
+    marts no longer published."""
+    for name in tables if written is None else written:
         os.replace(staged / f"{name}.parquet", parquet_dir / f"{name}.parquet")
     for stale in set(p.stem for p in parquet_dir.glob("*.parquet")) - set(tables):
         (parquet_dir / f"{stale}.parquet").unlink()

@@ -27,7 +27,8 @@ MART_KEYS = sorted(
         "The marts published for BI tools: a read-only DuckDB file "
         "(`published/nps_warehouse.duckdb`, schema `marts`) swapped in by rename, so readers "
         "see the old or the new marts and never block the pipeline, and one Parquet file per "
-        "mart (`published/parquet/<mart>.parquet`). "
+        "mart (`published/parquet/<mart>.parquet`); only the marts (and days) whose rows "
+        "changed are written again. "
         "Skipped when a model or an error-severity dbt test failed. On the PostgreSQL target "
         "BI tools connect to PostgreSQL's `marts` schema: only the Parquet files are written, "
         "read from one snapshot of that schema. On Spark, Spark writes the Parquet files and "
@@ -60,6 +61,8 @@ def published_marts(
             **database,
             "parquet_dir": dg.MetadataValue.path(str(publication.parquet_dir)),
             "marts": len(publication.tables),
+            # on DuckDB only the marts whose rows changed are written again
+            "marts_changed": dg.MetadataValue.json(list(publication.changed)),
             "rows": dg.MetadataValue.json(publication.tables),
         }
     )
