@@ -48,7 +48,7 @@
 
 {#- Asked of the table once per run, while executing (a unit test has no table). -#}
 {% macro nps_period_types_changed(period_types) -%}
-    {%- if not (execute and is_incremental()) or model.resource_type == 'unit_test' -%}
+    {%- if model.resource_type == 'unit_test' or not (execute and is_incremental()) -%}
         {{ return(false) }}
     {%- endif -%}
     {%- set built = run_query(
@@ -57,8 +57,13 @@
     {{ return((built | length > 0) and (built | sort) != (period_types | map('string') | sort)) }}
 {%- endmacro %}
 
+{#- A unit test builds from its given rows alone (its `this` is none: is_incremental() would fail). -#}
 {% macro nps_recomputes_all_periods(period_types) -%}
-    {{ return(not is_incremental() or nps_warehouse.nps_period_types_changed(period_types)) }}
+    {{ return(
+        model.resource_type == 'unit_test'
+        or not is_incremental()
+        or nps_warehouse.nps_period_types_changed(period_types)
+    ) }}
 {%- endmacro %}
 
 {% macro nps_recomputed_period_starts(period_types, with_next=false, with_previous=false) -%}
