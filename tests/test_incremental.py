@@ -152,9 +152,8 @@ def shift_marked_rows(warehouse: Path, by: int) -> list[tuple]:
         for table, where in MARKED_PERIOD_ROWS.items():
             column = COUNT_COLUMN.get(table, "responses")
             conn.execute(f"update {table} set {column} = {column} + {by} where {where}")
-            counts.append(
-                (table, *conn.execute(f"select sum({column}) from {table} where {where}").one())
-            )
+            (count,) = conn.execute(f"select sum({column}) from {table} where {where}").fetchone()
+            counts.append((table, count))
         return counts
     finally:
         conn.close()
