@@ -39,6 +39,7 @@ COMPARED_INTERMEDIATES = (
     "int_nps_segment_days_rolled_up",
     "int_nps_responses_sequenced",
     "int_nps_latest_changes_rolled_up",
+    "int_nps_periods_aggregated",
 )
 ROLLING_KEY = (
     "calendar_date, window_days, variant, hierarchy_level, region, district, branch_id, "
@@ -47,6 +48,30 @@ ROLLING_KEY = (
 ROLLING_SNAPSHOT = (
     f"select {ROLLING_KEY}, responses, * from marts.nps_rolling order by {ROLLING_KEY}"
 )
+
+MIGRATION_SNAPSHOT = (
+    "select period_type, period_start, hierarchy_level, region, district, branch_id, "
+    "segment_type, segment_value, from_category, to_category, respondents "
+    "from marts.nps_category_migration order by all"
+)
+PERIOD_TYPES = "select distinct period_type from {table} order by 1"
+# a row far from the periods the late response of 2024-05-15 and the lookback touch: a run that
+# recomputed it would write its true count again over the marked one
+MARKED_PERIOD_ROWS = {
+    "intermediate.int_nps_periods_aggregated": (
+        "period_type = 'day' and period_start = '2024-03-01' and hierarchy_level = 'all' "
+        "and segment_type = 'all'"
+    ),
+    "marts.nps_by_period": (
+        "period_type = 'week' and period_start = '2024-08-26' and hierarchy_level = 'all' "
+        "and segment_type = 'all'"
+    ),
+    "marts.nps_category_migration": (
+        "period_type = 'month' and period_start = '2024-09-01' and hierarchy_level = 'all' "
+        "and segment_type = 'all'"
+    ),
+}
+COUNT_COLUMN = {"marts.nps_category_migration": "respondents"}
 
 # what the newest nps_rolling run logged for its GX suite: the first day it wrote (null: all)
 NEWEST_REBUILT_FROM = (
@@ -115,6 +140,21 @@ def query(warehouse: Path, sql: str) -> list[tuple]:
     conn = duckdb.connect(str(warehouse), read_only=True)
     try:
         return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def shift_marked_rows(warehouse: Path, by: int) -> list[tuple]:
+    """Adds `by` to the count of each MARKED_PERIOD_ROWS row; returns their counts after."""
+    conn = duckdb.connect(str(warehouse))
+    try:
+        counts = []
+        for table, where in MARKED_PERIOD_ROWS.items():
+            column = COUNT_COLUMN.get(table, "responses")
+            conn.execute(f"update {table} set {column} = {column} + {by} where {where}")
+            (count,) = conn.execute(f"select sum({column}) from {table} where {where}").fetchone()
+            counts.append((table, count))
+        return counts
     finally:
         conn.close()
 
@@ -272,6 +312,39 @@ def incremental_history(tmp_path_factory: pytest.TempPathFactory) -> dict:
         ),
     }
     states["rebuilt_from"]["day5"] = query(warehouse, NEWEST_REBUILT_FROM)
+
+    # day 5b: a late answer of C1 in May 2024, between their April and June answers: the May
+    # migration rows (April -> May) and the next month's (May -> June) change, the quarter's
+    # do not (C1's latest answer of Q2 is still June's); rows of other periods are not recomputed
+    migration_before = query(warehouse, MIGRATION_SNAPSHOT)
+    marked = shift_marked_rows(warehouse, 1000)
+    write_csv(nps / "late" / "2024-05-15_late.csv", [row("M1", "2024-05-15", 10, "C1")])
+    load(warehouse, landing, "day5b", start + timedelta(days=4, hours=12))
+    dbt_run_customer(warehouse)
+    marked_after = shift_marked_rows(warehouse, 0)
+    shift_marked_rows(warehouse, -1000)
+    states["late_old_period"] = {
+        "before": migration_before,
+        "after": query(warehouse, MIGRATION_SNAPSHOT),  # the marks taken off
+        "marked": marked,
+        "marked_after": marked_after,
+    }
+
+    # other period types: every period is recomputed with them, and again with the defaults
+    # (the partition run below), with no --full-refresh
+    dbt_build(
+        warehouse,
+        "--select",
+        "int_nps_periods_aggregated",
+        "nps_by_period",
+        "nps_category_migration",
+        "--vars",
+        "{nps_period_types: [month, year], nps_migration_period_types: [quarter]}",
+        command="run",
+    )
+    states["other_period_types"] = {
+        table: query(warehouse, PERIOD_TYPES.format(table=table)) for table in MARKED_PERIOD_ROWS
+    }
     rolling_before = query(warehouse, ROLLING_SNAPSHOT)
 
     # X6 is forgotten: their only response (L1) was the only one of 2025-02-27
@@ -310,6 +383,8 @@ def test_incremental_runs_equal_a_full_refresh(incremental_history: dict) -> Non
         "nps_duplicates",
         "nps_rolling",
         "nps_by_period",
+        "nps_category_migration",
+        "int_nps_periods_aggregated",
         "dim_respondents",
     } <= set(tables)
 
@@ -388,6 +463,39 @@ def test_partition_vars_are_validated(tmp_path: Path) -> None:
     )
     assert completed.returncode != 0
     assert "nps_partition_start and nps_partition_end go together" in completed.stdout
+
+
+def test_late_response_recomputes_its_period_and_the_next_migration(
+    incremental_history: dict,
+) -> None:
+    state = incremental_history["states"]["late_old_period"]
+    before, after = set(state["before"]), set(state["after"])
+    changed = {(r[0], str(r[1])) for r in before ^ after}
+    # C1: April detractor -> May promoter, May promoter -> June detractor; nothing else moved
+    assert changed == {("month", "2024-05-01"), ("month", "2024-06-01")}, changed
+    company = {
+        (r[1].isoformat(), r[8], r[9]): r[10]
+        for r in after
+        if r[0] == "month" and r[2] == "all" and r[6] == "all"
+    }
+    assert company[("2024-05-01", "detractor", "promoter")] >= 1
+    assert company[("2024-06-01", "promoter", "detractor")] >= 1
+    # the marked rows kept their marks: their periods were not recomputed
+    assert state["marked_after"] == state["marked"]
+    assert all(count is not None and count > 1000 for _, count in state["marked"])
+
+
+def test_other_period_types_recompute_every_period(incremental_history: dict) -> None:
+    types = incremental_history["states"]["other_period_types"]
+    assert types["intermediate.int_nps_periods_aggregated"] == [("month",), ("year",)]
+    assert types["marts.nps_by_period"] == [("month",), ("year",)]
+    assert types["marts.nps_category_migration"] == [("quarter",)]
+    # and back to the defaults: the partition run recomputed every period again, which the
+    # comparison with the full refresh checks
+    assert query(
+        incremental_history["incremental"],
+        PERIOD_TYPES.format(table="marts.nps_by_period"),
+    ) == [("day",), ("month",), ("quarter",), ("week",), ("year",)]
 
 
 def test_late_response_recomputes_rolling_days_from_its_day_on(incremental_history: dict) -> None:

@@ -1,13 +1,34 @@
 {#- NPS per period (day, ISO week, month, quarter, year) and segment, with its statistics and the
-    change from the immediately preceding period of the same segment. -#}
+    change from the immediately preceding period of the same segment. Incremental by period
+    (macros/nps_periods.sql): a changed period changes its own row and the next period's
+    previous values, so a run recomputes both, reading the periods before them too. -#}
 
 {% set keys = nps_segment_key_columns() %}
+{% set period_types = var('nps_period_types') %}
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy=nps_incremental_strategy(),
+        partition_by=nps_partition_by('period_start'),
+        on_schema_change='fail',
+        pre_hook=[
+            "{{ nps_create_incremental_state() }}",
+            "{{ nps_create_reprocessed_days_log() }}",
+            "{{ nps_delete_recomputed_periods(var('nps_period_types'), with_next=true) }}",
+        ],
+        post_hook="{{ nps_record_processed() }}",
+    )
+}}
+
+-- depends_on: {{ ref('int_nps_responses_aggregated') }}
 
 with
 
 periods as (
 
     select * from {{ ref('int_nps_periods_aggregated') }}
+    where {{ nps_recomputed_periods_condition('period_start', period_types, with_next=true, with_previous=true) }}
 
 ),
 
@@ -32,18 +53,8 @@ bounded as (
 
     select
         *,
-        case
-            {% for period_type in var('nps_period_types') %}
-                when period_type = '{{ period_type }}'
-                    then {{ add_periods(period_type, 1, 'period_start') }}
-            {% endfor %}
-        end as next_period_start,
-        case
-            {% for period_type in var('nps_period_types') %}
-                when period_type = '{{ period_type }}'
-                    then {{ add_periods(period_type, -1, 'period_start') }}
-            {% endfor %}
-        end as previous_period_start
+        {{ nps_shifted_period_start(period_types, 'period_type', 1, 'period_start') }} as next_period_start,
+        {{ nps_shifted_period_start(period_types, 'period_type', -1, 'period_start') }} as previous_period_start
 
     from with_previous
 
@@ -89,6 +100,8 @@ final as (
         {{ nps_statistics_from_measures(with_previous=true) }}
 
     from measured
+    -- the periods read only as the previous ones of the recomputed periods
+    where {{ nps_recomputed_periods_condition('period_start', period_types, with_next=true) }}
 
 )
 

@@ -7,10 +7,48 @@
     same respondent enter the segment fan-out, each once per pair of periods it is a side of;
     the latest response of a side is the smallest of integer keys (min, rolled up from branch
     grain to the hierarchy as nps_segment_rollup does), not a window over every response x
-    segment, and both sides of a pair come out of the same aggregation. -#}
+    segment, and both sides of a pair come out of the same aggregation.
+
+    Incremental by period (macros/nps_periods.sql): a changed period changes the pairs it is the
+    later side of (its own rows) and the earlier side of (the next period's rows), so a run
+    recomputes both from the responses of those periods and the periods before them. Within a
+    respondent's responses read, the recency keys keep their order, which is all min() needs. -#}
 
 {% set keys = nps_segment_key_columns() %}
 {% set period_types = var('nps_migration_period_types') %}
+{% set branch_columns = ['region', 'district', 'branch_id', 'branch_name'] %}
+{% set side_columns = branch_columns + ['survey_id', 'touchpoint', 'channel', 'product'] %}
+{# (side, the pair's later period, whether the response is that side of a pair) #}
+{% set migration_sides = [
+    ('later', 'period_start', 'follows_previous'),
+    ('earlier', 'next_period_start', 'precedes_next'),
+] %}
+{# each hierarchy level with the branch columns it fills #}
+{% set level_branch_columns = [
+    ('all', []),
+    ('region', ['region']),
+    ('district', ['region', 'district']),
+    ('branch', branch_columns),
+] %}
+{% set null_key = 'cast(null as ' ~ dbt.type_bigint() ~ ')' %}
+{% set null_text = 'cast(null as ' ~ dbt.type_string() ~ ')' %}
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy=nps_incremental_strategy(),
+        partition_by=nps_partition_by('period_start'),
+        on_schema_change='fail',
+        pre_hook=[
+            "{{ nps_create_incremental_state() }}",
+            "{{ nps_create_reprocessed_days_log() }}",
+            "{{ nps_delete_recomputed_periods(var('nps_migration_period_types'), with_next=true) }}",
+        ],
+        post_hook="{{ nps_record_processed() }}",
+    )
+}}
+
+-- depends_on: {{ ref('int_nps_responses_aggregated') }}
 
 with
 
@@ -66,6 +104,13 @@ ranked_responses as (
         end as recency_key
 
     from responses
+    {%- if not nps_recomputes_all_periods(period_types) %}
+    -- no period read starts before the first one
+    where response_date >= (
+        select min(starts.period_start)
+        from ({{ nps_recomputed_period_starts(period_types, with_next=true, with_previous=true) }}) as starts
+    )
+    {%- endif %}
 
 ),
 
@@ -74,15 +119,19 @@ response_periods as (
     select
         ranked_responses.*,
         period_types.period_type,
-        case
-            {% for period_type in period_types %}
-                when period_types.period_type = '{{ period_type }}'
-                    then cast({{ dbt.date_trunc(period_type, 'ranked_responses.response_date') }} as date)
-            {% endfor %}
-        end as period_start
+        {{ nps_period_start_of(period_types, 'period_types.period_type', 'ranked_responses.response_date') }}
+            as period_start
 
     from ranked_responses
     cross join period_types
+
+),
+
+read_response_periods as (
+
+    -- the recomputed periods and the ones before them
+    select * from response_periods
+    where {{ nps_recomputed_periods_condition('period_start', period_types, with_next=true, with_previous=true) }}
 
 ),
 
@@ -93,7 +142,7 @@ respondent_periods as (
         period_type,
         period_start
 
-    from response_periods
+    from read_response_periods
 
 ),
 
@@ -103,18 +152,8 @@ respondent_period_neighbours as (
         respondent_id,
         period_type,
         period_start,
-        case
-            {% for period_type in period_types %}
-                when period_type = '{{ period_type }}'
-                    then {{ add_periods(period_type, -1, 'period_start') }}
-            {% endfor %}
-        end as previous_period_start,
-        case
-            {% for period_type in period_types %}
-                when period_type = '{{ period_type }}'
-                    then {{ add_periods(period_type, 1, 'period_start') }}
-            {% endfor %}
-        end as next_period_start,
+        {{ nps_shifted_period_start(period_types, 'period_type', -1, 'period_start') }} as previous_period_start,
+        {{ nps_shifted_period_start(period_types, 'period_type', 1, 'period_start') }} as next_period_start,
         lag(period_start) over (
             partition by respondent_id, period_type
             order by period_start
@@ -149,17 +188,17 @@ migration_periods as (
 migration_responses as (
 
     select
-        response_periods.*,
+        read_response_periods.*,
         migration_periods.next_period_start,
         migration_periods.follows_previous,
         migration_periods.precedes_next
 
-    from response_periods
+    from read_response_periods
     inner join migration_periods
         on
-            response_periods.respondent_id = migration_periods.respondent_id
-            and response_periods.period_type = migration_periods.period_type
-            and response_periods.period_start = migration_periods.period_start
+            read_response_periods.respondent_id = migration_periods.respondent_id
+            and read_response_periods.period_type = migration_periods.period_type
+            and read_response_periods.period_start = migration_periods.period_start
 
 ),
 
@@ -168,43 +207,22 @@ migration_sides as (
     -- a response is the later side of the pair ending in its period and the earlier side of the
     -- pair ending in the next one (where the respondent answered in those periods); period_start
     -- is the pair's later period
-    select
-        respondent_id,
-        period_type,
-        period_start,
-        region,
-        district,
-        branch_id,
-        branch_name,
-        survey_id,
-        touchpoint,
-        channel,
-        product,
-        cast(null as {{ dbt.type_bigint() }}) as earlier_recency_key,
-        recency_key as later_recency_key
+    {% for side, pair_start, is_side in migration_sides %}
+        select
+            respondent_id,
+            period_type,
+            {{ pair_start }} as period_start,
+            {{ side_columns | join(',\n            ') }},
+            {{ 'recency_key' if side == 'earlier' else null_key }} as earlier_recency_key,
+            {{ 'recency_key' if side == 'later' else null_key }} as later_recency_key
 
-    from migration_responses
-    where follows_previous
-
-    union all
-
-    select
-        respondent_id,
-        period_type,
-        next_period_start as period_start,
-        region,
-        district,
-        branch_id,
-        branch_name,
-        survey_id,
-        touchpoint,
-        channel,
-        product,
-        recency_key as earlier_recency_key,
-        cast(null as {{ dbt.type_bigint() }}) as later_recency_key
-
-    from migration_responses
-    where precedes_next
+        from migration_responses
+        where
+            {{ is_side }}
+            -- the pairs of the recomputed periods only (the periods before are read as sides)
+            and {{ nps_recomputed_periods_condition(pair_start, period_types, with_next=true) }}
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
 
 ),
 
@@ -291,75 +309,24 @@ latest_by_all_segment as (
 
 latest_by_segment as (
 
-    select
-        respondent_id,
-        period_type,
-        period_start,
-        'all' as hierarchy_level,
-        cast(null as {{ dbt.type_string() }}) as region,
-        cast(null as {{ dbt.type_string() }}) as district,
-        cast(null as {{ dbt.type_string() }}) as branch_id,
-        cast(null as {{ dbt.type_string() }}) as branch_name,
-        segment_type,
-        segment_value,
-        earlier_recency_key,
-        later_recency_key
+    -- every level's rows, the branch columns below the level null
+    {% for level, filled in level_branch_columns %}
+        select
+            respondent_id,
+            period_type,
+            period_start,
+            '{{ level }}' as hierarchy_level,
+            {% for column in branch_columns %}
+                {{ column if column in filled else null_text }} as {{ column }},
+            {% endfor %}
+            segment_type,
+            segment_value,
+            earlier_recency_key,
+            later_recency_key
 
-    from latest_by_all_segment
-
-    union all
-
-    select
-        respondent_id,
-        period_type,
-        period_start,
-        'region' as hierarchy_level,
-        region,
-        cast(null as {{ dbt.type_string() }}) as district,
-        cast(null as {{ dbt.type_string() }}) as branch_id,
-        cast(null as {{ dbt.type_string() }}) as branch_name,
-        segment_type,
-        segment_value,
-        earlier_recency_key,
-        later_recency_key
-
-    from latest_by_region_segment
-
-    union all
-
-    select
-        respondent_id,
-        period_type,
-        period_start,
-        'district' as hierarchy_level,
-        region,
-        district,
-        cast(null as {{ dbt.type_string() }}) as branch_id,
-        cast(null as {{ dbt.type_string() }}) as branch_name,
-        segment_type,
-        segment_value,
-        earlier_recency_key,
-        later_recency_key
-
-    from latest_by_district_segment
-
-    union all
-
-    select
-        respondent_id,
-        period_type,
-        period_start,
-        'branch' as hierarchy_level,
-        region,
-        district,
-        branch_id,
-        branch_name,
-        segment_type,
-        segment_value,
-        earlier_recency_key,
-        later_recency_key
-
-    from latest_by_branch_segment
+        from latest_by_{{ level }}_segment
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
 
 ),
 
@@ -368,12 +335,7 @@ migrations as (
     -- respondents who answered in the segment on both sides of the pair
     select
         period_type,
-        case
-            {% for period_type in period_types %}
-                when period_type = '{{ period_type }}'
-                    then {{ add_periods(period_type, -1, 'period_start') }}
-            {% endfor %}
-        end as previous_period_start,
+        {{ nps_shifted_period_start(period_types, 'period_type', -1, 'period_start') }} as previous_period_start,
         period_start,
         {{ keys | join(',\n        ') }},
         case earlier_recency_key % 3
