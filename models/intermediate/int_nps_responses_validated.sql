@@ -1,6 +1,6 @@
 {#- Every landed row with its outcome: accepted, quarantined (first failing reason) or duplicate.
-    Incremental (macros/nps_incremental.sql): a run recomputes the rows of the landing files that
-    changed since the last run, and every row sharing a response_id with them, so first received
+    Incremental (macros/nps_incremental.sql, macros/nps_validated_files.sql): a run recomputes the
+    rows of the landing files that changed since the last run, and every row sharing a response_id with them, so first received
     wins and quarantine are decided exactly as a full refresh decides them. Rows of a file
     version that left raw are kept as tombstones (outcome 'removed', key columns and day only). -#}
 
