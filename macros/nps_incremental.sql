@@ -3,7 +3,8 @@
 
     1. int_nps_responses_validated finds the landing files whose raw rows changed since it last
        ran (a new file, a new load of a changed file, rows erased, a raw-suite verdict changed) by
-       comparing raw with its own rows, and recomputes those files' rows plus every row that
+       comparing the landing manifest with its per-file state (macros/nps_validated_files.sql;
+       on Spark: raw with its own rows), and recomputes those files' rows plus every row that
        shares a response_id with them (first received wins is decided per response_id). The
        rows of a file version that left raw stay as tombstones (outcome 'removed') so that their
        days are reprocessed downstream. Every row it writes carries `_processed_at`.

@@ -545,6 +545,63 @@ def test_rolling_logs_the_first_day_it_rewrites(incremental_history: dict) -> No
     assert min(r[0] for r in changed) >= date(2024, 6, 1)
 
 
+def test_a_new_day_reads_only_its_files_and_the_files_sharing_its_ids(tmp_path: Path) -> None:
+    """int_nps_responses_validated finds the changed files from the landing manifest and its
+    per-file state, and reads raw only for them and the files sharing a response_id with them:
+    rows deleted from an old file's raw rows behind the loader's back go unnoticed (a run that
+    scanned raw would turn them into tombstones)."""
+    landing, warehouse = tmp_path / "landing", tmp_path / "w" / "warehouse.duckdb"
+    warehouse.parent.mkdir()
+    nps = landing / "nps" / "daily"
+    start = datetime(2025, 3, 1, 23, 0, tzinfo=UTC)
+    write_csv(nps / "old.csv", [row("O1", "2025-01-10", 9, "C1"), row("O2", "2025-01-10", 3)])
+    write_csv(nps / "shared.csv", [row("S1", "2025-01-20", 7, "C2")])
+    load(warehouse, landing, "day1", start)
+    select = ("--select", "+int_nps_responses_validated")
+    dbt_build(warehouse, *select)
+    validated = (
+        "select _source_file, response_id, outcome, _processed_at "
+        "from intermediate.int_nps_responses_validated order by 1, 2"
+    )
+    first = {(r[0], r[1]): r for r in query(warehouse, validated)}
+    assert query(
+        warehouse,
+        "select source_file, load_id, row_count from intermediate.nps_validated_files order by 1",
+    ) == [("nps/daily/old.csv", "day1", 2), ("nps/daily/shared.csv", "day1", 1)]
+
+    conn = duckdb.connect(str(warehouse))
+    conn.execute("delete from raw.nps_responses where _source_file = 'nps/daily/old.csv'")
+    conn.close()
+    # the new day re-sends S1: first received wins is decided again with shared.csv's row
+    write_csv(nps / "new.csv", [row("N1", "2025-03-01", 10, "C3"), row("S1", "2025-03-01", 0)])
+    load(warehouse, landing, "day2", start + timedelta(days=1))
+    dbt_build(warehouse, *select, command="run")
+
+    after = {(r[0], r[1]): r for r in query(warehouse, validated)}
+    old_rows = [("nps/daily/old.csv", "O1"), ("nps/daily/old.csv", "O2")]
+    assert [after[key] for key in old_rows] == [first[key] for key in old_rows]
+    assert after[("nps/daily/shared.csv", "S1")][2] == "accepted"
+    assert after[("nps/daily/shared.csv", "S1")][3] > first[("nps/daily/shared.csv", "S1")][3]
+    assert after[("nps/daily/new.csv", "S1")][2] == "duplicate"
+    assert after[("nps/daily/new.csv", "N1")][2] == "accepted"
+    assert query(
+        warehouse,
+        "select source_file, load_id from intermediate.nps_validated_files order by 1",
+    ) == [
+        ("nps/daily/new.csv", "day2"),
+        ("nps/daily/old.csv", "day1"),
+        ("nps/daily/shared.csv", "day1"),
+    ]
+    # the filter on raw is a literal list of the files read, which the planner pushes down
+    compiled = next(
+        (tmp_path / "target" / "compiled").rglob("int_nps_responses_validated.sql")
+    ).read_text()
+    read_filter = compiled.split("where", 1)[1].split(")", 1)[0]
+    assert "'nps/daily/new.csv'" in read_filter
+    assert "'nps/daily/shared.csv'" in read_filter
+    assert "old.csv" not in read_filter
+
+
 # --- int_comment_themes_tagged: incremental by day, retagged in full when the tagging changes
 
 THEMES_HEADER = HEADER + ",comment,language"

@@ -1,6 +1,6 @@
 {#- Every landed row with its outcome: accepted, quarantined (first failing reason) or duplicate.
-    Incremental (macros/nps_incremental.sql): a run recomputes the rows of the landing files that
-    changed since the last run, and every row sharing a response_id with them, so first received
+    Incremental (macros/nps_incremental.sql, macros/nps_validated_files.sql): a run recomputes the
+    rows of the landing files that changed since the last run, and every row sharing a response_id with them, so first received
     wins and quarantine are decided exactly as a full refresh decides them. Rows of a file
     version that left raw are kept as tombstones (outcome 'removed', key columns and day only). -#}
 
@@ -11,6 +11,11 @@
         partition_by=nps_partition_by('_source_file'),
         unique_key=['_source_file', '_source_row', '_load_id'],
         on_schema_change='fail',
+        pre_hook=["{{ nps_create_validated_files() }}"],
+        post_hook=[
+            "{{ nps_replace_validated_files() }}",
+            "{{ nps_record_validated_files() }}",
+        ],
     )
 }}
 
@@ -25,6 +30,19 @@
 {%- endif %}
 
 -- depends_on: {{ ref('stg_privacy__erasures') }}
+-- depends_on: {{ ref('stg_survey__landing_manifest') }}
+
+{#- changed_files: the files to recompute. With the per-file state (macros/nps_validated_files.sql)
+    a list found before the model runs, and raw is read only for these files and the unchanged
+    files sharing a response_id with them (read_files, a literal filter pushed into raw's scan);
+    else the CTE changed_files below, found by scanning raw and this table. -#}
+{%- set tracks_files = is_incremental() and nps_validated_tracks_files() %}
+{%- set changed_files = 'select changed_files.source_file from changed_files' %}
+{%- set read_files = none %}
+{%- if tracks_files %}
+    {%- set changed_files = nps_validated_changed_file_list() if execute else [] %}
+    {%- set read_files = changed_files + (nps_validated_shared_id_file_list(changed_files) if execute else []) %}
+{%- endif %}
 
 {%- set key_columns = ['_source_file', '_source_row', '_load_id'] %}
 {%- set other_columns = [
@@ -41,6 +59,9 @@ with
 responses as (
 
     select * from {{ ref('stg_survey__nps_responses') }}
+    {%- if read_files is not none %}
+    where {{ nps_files_condition('_source_file', read_files) }}
+    {%- endif %}
 
 ),
 
@@ -75,6 +96,8 @@ previous as (
     select * from {{ this }}
 
 ),
+
+{%- if not tracks_files %}
 
 erasures as (
 
@@ -148,6 +171,8 @@ changed_files as (
 
 ),
 
+{%- endif %}
+
 forced_days as (
 
     {{ nps_forced_days(
@@ -159,24 +184,9 @@ forced_days as (
 affected_ids as (
 
     -- a changed row can change the outcome of every row with its response_id
-    select responses.response_id
-    from responses
-    inner join changed_files
-        on responses._source_file = changed_files.source_file
-
-    union
-
-    select previous.response_id
-    from previous
-    inner join changed_files
-        on previous._source_file = changed_files.source_file
-
-    union
-
-    select previous.response_id
-    from previous
-    inner join forced_days
-        on previous.response_date = forced_days.response_date
+    {{ nps_validated_affected_ids(
+        'responses', 'previous', changed_files, 'select forced_days.response_date from forced_days'
+    ) }}
 
 ),
 
@@ -188,7 +198,7 @@ batch as (
     from responses
     {%- if is_incremental() %}
     where
-        responses._source_file in (select changed_files.source_file from changed_files)
+        {{ nps_files_condition('responses._source_file', changed_files) }}
         or responses.response_id in (
             select affected_ids.response_id from affected_ids
             where affected_ids.response_id is not null
@@ -272,7 +282,7 @@ removed as (
     from previous
     where
         previous.outcome <> 'removed'
-        and previous._source_file in (select changed_files.source_file from changed_files)
+        and {{ nps_files_condition('previous._source_file', changed_files) }}
         and not exists (
             select 1
             from recomputed

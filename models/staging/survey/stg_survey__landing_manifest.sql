@@ -17,6 +17,7 @@ renamed as (
         file_checksum,
         file_received_at,
         loaded_at,
+        load_id,
         last_attempt_at
 
     from source
