@@ -28,9 +28,9 @@ responses as (
     select * from {{ ref('fct_nps_responses') }}
     where
         respondent_id is not null
-        {%- if is_incremental() %}
+    {%- if is_incremental() %}
         and respondent_id in ({{ nps_recomputed_respondents(ref('fct_nps_responses')) }})
-        {%- endif %}
+    {%- endif %}
 
 ),
 
