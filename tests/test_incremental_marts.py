@@ -138,11 +138,13 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> dict:
     # C5 is forgotten: their only response (B1) and its theme go
     forget_respondent(warehouse, "C5")
 
-    # day 4: a new day, far enough from the others that only its respondents are recomputed;
-    # rows of other days are tampered with first and must stay as they are
+    # day 4: a new day, far from the others (the run also reprocesses the days of the files
+    # int_nps_responses_validated recomputes after the erasure: 2025-03-01 and 2025-03-02);
+    # rows of other days (C6 answered on 2025-02-25 only) are tampered with first and must
+    # stay as they are
     tamper(
         warehouse,
-        "update marts.dim_respondents set survey_count = 99 where respondent_id = 'C1';"
+        "update marts.dim_respondents set survey_count = 99 where respondent_id = 'C6';"
         "update marts.fct_comment_themes set touchpoint = 'untouched' where response_id = 'L1';"
         "update intermediate.int_comment_themes_listed set theme_count = 99 "
         "where response_id = 'L1'",
@@ -160,7 +162,7 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> dict:
         "tampered": {
             "dim": query(
                 warehouse,
-                "select survey_count from marts.dim_respondents where respondent_id = 'C1'",
+                "select survey_count from marts.dim_respondents where respondent_id = 'C6'",
             ),
             "fct": query(
                 warehouse,
@@ -183,7 +185,7 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> dict:
     # put the tampered rows back, so that the comparison with the full refresh shows the rest
     tamper(
         warehouse,
-        "update marts.dim_respondents set survey_count = 1 where respondent_id = 'C1';"
+        "update marts.dim_respondents set survey_count = 1 where respondent_id = 'C6';"
         "update marts.fct_comment_themes set touchpoint = 'visit' where response_id = 'L1';"
         "update intermediate.int_comment_themes_listed set theme_count = 1 "
         "where response_id = 'L1'",
