@@ -163,9 +163,13 @@
     (its columns: on_schema_change syncs them, and every row is written again). The version is
     the hash of the model's source and of the tagging SQL, which holds every keyword; each run
     records the version it tagged with, and a run that finds another one (or none: a table
-    built before the model was incremental) tags every day again. -#}
+    built before the model was incremental) tags every day again. The models after it
+    (int_comment_themes_listed, fct_comment_themes) record a version that also holds its
+    source, so they are written again in full whenever it is. -#}
 {% macro theme_tagging_version() -%}
-    {{ return(local_md5(model.raw_code ~ nps_warehouse.theme_matches(
+    {%- set tagger = graph.get('nodes', {}).get('model.nps_warehouse.int_comment_themes_tagged') -%}
+    {%- set tagger_code = tagger.raw_code if tagger and tagger.name != model.name else '' -%}
+    {{ return(local_md5(model.raw_code ~ tagger_code ~ nps_warehouse.theme_matches(
         'comments', nps_warehouse.theme_keyword_rows(ref('themes'))
     ))) }}
 {%- endmacro %}

@@ -1,12 +1,36 @@
 {#- One row per respondent (responses without respondent_id cannot be tied to anyone and are left
-    out): first and last response, how many, and where they stand now. -#}
+    out): first and last response, how many, and where they stand now.
+
+    Incremental by respondent (macros/nps_incremental_marts.sql): a run recomputes the
+    respondents the reprocessed days can have changed, from all their facts, and replaces their
+    rows; a post-hook removes those left without any fact. Built in full on Spark. -#}
+
+{{
+    config(
+        materialized=nps_incremental_or_table(),
+        incremental_strategy=nps_incremental_strategy(),
+        unique_key='respondent_id',
+        on_schema_change='fail',
+        pre_hook="{{ nps_create_incremental_state() }}",
+        post_hook=[
+            "{{ nps_delete_respondents_without_facts(ref('fct_nps_responses')) }}",
+            "{{ nps_record_processed() }}",
+        ],
+    )
+}}
+
+-- depends_on: {{ ref('int_nps_responses_validated') }}
 
 with
 
 responses as (
 
     select * from {{ ref('fct_nps_responses') }}
-    where respondent_id is not null
+    where
+        respondent_id is not null
+    {%- if is_incremental() %}
+        and respondent_id in ({{ nps_recomputed_respondents(ref('fct_nps_responses')) }})
+    {%- endif %}
 
 ),
 

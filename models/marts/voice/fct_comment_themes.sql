@@ -1,14 +1,40 @@
+{#- Incremental by day as int_comment_themes_tagged (macros/nps_incremental_marts.sql): a run
+    replaces the days it reprocesses, or every day when the tagging changed. -#}
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy=nps_incremental_strategy(),
+        partition_by=nps_partition_by('response_date'),
+        unique_key='response_date',
+        on_schema_change='fail',
+        pre_hook=[
+            "{{ nps_create_incremental_state() }}",
+            "{{ create_theme_tagging_state() }}",
+            "{{ delete_retagged_days() }}",
+        ],
+        post_hook=[
+            "{{ nps_record_processed() }}",
+            "{{ record_theme_tagging_version() }}",
+        ],
+    )
+}}
+
+-- depends_on: {{ ref('int_nps_responses_validated') }}
+
 with
 
 responses as (
 
     select * from {{ ref('fct_nps_responses') }}
+    {{ nps_retagged_days_filter('response_date') }}
 
 ),
 
 tagged as (
 
     select * from {{ ref('int_comment_themes_tagged') }}
+    {{ nps_retagged_days_filter('response_date') }}
 
 ),
 
