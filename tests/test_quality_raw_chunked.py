@@ -59,7 +59,7 @@ def _validate(conn, surveys_csv, validator):
         SUITE,
         ["big.csv"],
         "L",
-        lambda c, f, load: raw_nps_batch(c, f, load, surveys_csv),
+        lambda c, f, load, columns=None: raw_nps_batch(c, f, load, surveys_csv, columns),
         validator,
         record=False,
     )
@@ -168,3 +168,29 @@ def test_which_suites_can_be_chunked_and_the_setting(monkeypatch):
         monkeypatch.setenv(CHUNK_ROWS_ENV, wrong)
         with pytest.raises(ValueError, match=CHUNK_ROWS_ENV):
             configured_chunk_rows()
+
+
+def test_only_the_columns_the_suite_and_its_parameters_read_are_built(raw_file, validator):
+    """DuckDB derives only the batch columns the suite needs: the comment text of a
+    multi-million-row backfill is never copied out (8.7 GiB against 2.8 GiB at 10m)."""
+    conn, surveys_csv = raw_file
+    built: list[list[str]] = []
+
+    def recording_builder(c, source_file, load_id, columns=None):
+        frame = raw_nps_batch(c, source_file, load_id, surveys_csv, columns)
+        built.append(frame.column_names)
+        return frame
+
+    (verdict,) = validate_load(
+        conn, "nps", SUITE, ["big.csv"], "L", recording_builder, validator, record=False
+    )
+    (columns,) = built
+    assert "comment" not in columns and "respondent_email" not in columns
+    assert {"response_id_trimmed", "score_value", "survey_id_trimmed"} <= set(columns)
+    whole = raw_nps_batch(conn, "big.csv", "L", surveys_csv)
+    assert set(columns) < set(whole.column_names)
+    assert verdict.validation.rows == whole.num_rows == ROWS
+    # a column the batch lacks is not invented: its expectation still fails
+    lacking = raw_nps_batch(conn, "big.csv", "L", surveys_csv, {"score_value", "no_such"})
+    assert lacking.column_names == ["_source_row", "score_value"]  # in the batch's order
+    assert lacking.column("_source_row").to_pylist() == list(range(1, ROWS + 1))

@@ -50,7 +50,9 @@ def surveys_csv(tmp_path):
 
 
 def builder(surveys_csv):
-    return lambda conn, source_file, load_id: raw_nps_batch(conn, source_file, load_id, surveys_csv)
+    return lambda conn, source_file, load_id, columns=None: raw_nps_batch(
+        conn, source_file, load_id, surveys_csv, columns
+    )
 
 
 def day_rows(day: str, n: int, survey: str = "NPS1", prefix: str = "") -> list[dict]:

@@ -225,8 +225,9 @@ def raw_tables_to_copy(conn: duckdb.DuckDBPyConnection, feed: Feed) -> list[str]
     return [t for t in (feed.table, *SHARED_RAW_TABLES) if t in present]
 
 
-def batch_builders() -> dict[str, Callable[[duckdb.DuckDBPyConnection, str, str], object]]:
-    """Per feed: (connection, source_file, load_id) -> the frame its raw suite validates."""
+def batch_builders() -> dict[str, Callable[..., object]]:
+    """Per feed: (connection, source_file, load_id, columns=None) -> the frame its raw suite
+    validates (only `columns` when given)."""
     from orchestration.quality.raw_batches import raw_nps_batch
     from orchestration.quality.raw_enps_batches import raw_enps_batch
     from orchestration.quality.raw_feedback_batches import (
@@ -236,10 +237,12 @@ def batch_builders() -> dict[str, Callable[[duckdb.DuckDBPyConnection, str, str]
     from orchestration.settings import SEEDS_DIR
 
     return {
-        "nps": lambda conn, source_file, load_id: raw_nps_batch(
-            conn, source_file, load_id, SEEDS_DIR / "surveys.csv"
+        "nps": lambda conn, source_file, load_id, columns=None: raw_nps_batch(
+            conn, source_file, load_id, SEEDS_DIR / "surveys.csv", columns
         ),
-        "enps": raw_enps_batch,
+        "enps": lambda conn, source_file, load_id, columns=None: raw_enps_batch(
+            conn, source_file, load_id, columns=columns
+        ),
         "followups": raw_followup_batch,
         "action_plans": raw_action_item_batch,
     }

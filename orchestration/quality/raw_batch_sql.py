@@ -21,7 +21,7 @@ its survey or wave started); the derivations themselves live here once:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -62,7 +62,8 @@ class ResponseBatchSpec:
     before_start: str
     lowered: tuple[str, ...] = ()
 
-    def sql(self) -> str:
+    def sql(self, ordered: bool = True) -> str:
+        """The batch query; `ordered` sorts it by `_source_row` (see `read_batch`)."""
         derived_inputs = [
             *(f"{trimmed('r.' + c)} AS {c}_trimmed" for c in self.trimmed),
             *(f"lower({trimmed('r.' + c)}) AS {c}_text" for c in self.lowered),
@@ -105,7 +106,7 @@ SELECT
     started_on AS {self.started_on},
     submitted_at_ts < CAST(started_on AS TIMESTAMPTZ) AS {self.before_start}
 FROM derived
-ORDER BY _source_row
+{"ORDER BY _source_row" if ordered else ""}
 """
 
 
@@ -115,22 +116,61 @@ def read_batch(
     source_file: str,
     load_id: str,
     parameters: Mapping[str, Any] | None = None,
+    columns: Collection[str] | None = None,
 ) -> pa.Table:
-    """The batch of `source_file` as written by load `load_id`, as an Arrow table.
+    """The batch of `source_file` as written by load `load_id`, as an Arrow table ordered by
+    `_source_row`: only `columns` (and `_source_row`) when given (see `_projected`).
 
     Sets the connection's TimeZone to UTC (a submitted_at without offset is UTC) and leaves it
     so. `parameters` are extra named parameters `spec.reference_sql` uses."""
+    import pyarrow.compute as pc
+
     conn.execute("SET TimeZone = 'UTC'")
-    return conn.sql(
-        spec.sql(),
+    if columns is None:
+        relation = conn.sql(
+            spec.sql(),
+            params={"source_file": source_file, "load_id": load_id, **(parameters or {})},
+        )
+        return relation.to_arrow_table()
+    # sorted here, not by DuckDB: a sort in the query holds the whole result in DuckDB as well
+    # as in Arrow (2.8 GiB against 1.3 GiB for a 7.4M-row backfill's suite columns)
+    relation = conn.sql(
+        spec.sql(ordered=False),
         params={"source_file": source_file, "load_id": load_id, **(parameters or {})},
-    ).to_arrow_table()
+    )
+    unordered = _projected(relation, {*columns, "_source_row"}).to_arrow_table()
+    return unordered.take(pc.sort_indices(unordered.column("_source_row")))
 
 
 def read_feed_batch(
-    conn: duckdb.DuckDBPyConnection, sql: str, source_file: str, load_id: str
+    conn: duckdb.DuckDBPyConnection,
+    sql: str,
+    source_file: str,
+    load_id: str,
+    columns: Collection[str] | None = None,
 ) -> pa.Table:
     """A batch of a feed without scores (follow-ups, action items): `sql` filters on
-    `$source_file` and `$load_id`. TimeZone UTC, as `read_batch`."""
+    `$source_file` and `$load_id`. TimeZone UTC and `columns`, as `read_batch`."""
     conn.execute("SET TimeZone = 'UTC'")
-    return conn.sql(sql, params={"source_file": source_file, "load_id": load_id}).to_arrow_table()
+    relation = conn.sql(sql, params={"source_file": source_file, "load_id": load_id})
+    return _projected(relation, columns).to_arrow_table()
+
+
+def _projected(
+    relation: duckdb.DuckDBPyRelation, columns: Collection[str] | None
+) -> duckdb.DuckDBPyRelation:
+    """`relation` with only those of `columns` it has (in its order), all when None. DuckDB
+    then neither reads nor derives the others: a 7.4M-row backfill's batch took 8.7 GiB with
+    every column (comments included), 2.8 GiB with the 15 its suite reads. A column the batch
+    lacks stays missing, so the expectation that names it still fails."""
+    if columns is None:
+        return relation
+    wanted = set(columns)
+    kept = [name for name in relation.columns if name in wanted]
+    if not kept:  # nothing the suite names: keep one column, so the row count still counts
+        kept = relation.columns[:1]
+    return relation.project(", ".join(_quoted(name) for name in kept))
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'

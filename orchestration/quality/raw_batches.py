@@ -30,6 +30,7 @@ compares plain values:
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -76,7 +77,11 @@ NPS_BATCH = ResponseBatchSpec(
 
 
 def raw_nps_batch(
-    conn: duckdb.DuckDBPyConnection, source_file: str, load_id: str, surveys_csv: Path
+    conn: duckdb.DuckDBPyConnection,
+    source_file: str,
+    load_id: str,
+    surveys_csv: Path,
+    columns: Collection[str] | None = None,
 ) -> pa.Table:
     """The rows of `raw.nps_responses` that load `load_id` wrote for `source_file`.
 
@@ -88,4 +93,6 @@ def raw_nps_batch(
     surveys_csv = Path(surveys_csv)
     if not surveys_csv.is_file():
         raise FileNotFoundError(f"surveys seed not found: {surveys_csv}")
-    return read_batch(conn, NPS_BATCH, source_file, load_id, {"surveys_csv": str(surveys_csv)})
+    return read_batch(
+        conn, NPS_BATCH, source_file, load_id, {"surveys_csv": str(surveys_csv)}, columns
+    )

@@ -27,7 +27,7 @@ dropped by the loader (Feed.forbidden), so it can never appear here nor inside `
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING
 
 from orchestration.quality.raw_batch_sql import ResponseBatchSpec, read_batch
@@ -83,6 +83,7 @@ def raw_enps_batch(
     source_file: str,
     load_id: str,
     wave_started_on: Mapping[str, str] | None = None,
+    columns: Collection[str] | None = None,
 ) -> pa.Table:
     """The rows of `raw.enps_responses` that load `load_id` wrote for `source_file`.
 
@@ -102,4 +103,5 @@ def raw_enps_batch(
         source_file,
         load_id,
         {"override_waves": list(overrides), "override_starts": list(overrides.values())},
+        columns,
     )

@@ -17,6 +17,7 @@ raw.action_items
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 from orchestration.quality.raw_batch_sql import read_feed_batch
@@ -57,13 +58,21 @@ ORDER BY r._source_row
 """
 
 
-def raw_followup_batch(conn: duckdb.DuckDBPyConnection, source_file: str, load_id: str) -> pa.Table:
+def raw_followup_batch(
+    conn: duckdb.DuckDBPyConnection,
+    source_file: str,
+    load_id: str,
+    columns: Collection[str] | None = None,
+) -> pa.Table:
     """The rows of `raw.followup_events` that load `load_id` wrote for `source_file`."""
-    return read_feed_batch(conn, _FOLLOWUP_SQL, source_file, load_id)
+    return read_feed_batch(conn, _FOLLOWUP_SQL, source_file, load_id, columns)
 
 
 def raw_action_item_batch(
-    conn: duckdb.DuckDBPyConnection, source_file: str, load_id: str
+    conn: duckdb.DuckDBPyConnection,
+    source_file: str,
+    load_id: str,
+    columns: Collection[str] | None = None,
 ) -> pa.Table:
     """The rows of `raw.action_items` that load `load_id` wrote for `source_file`."""
-    return read_feed_batch(conn, _ACTION_SQL, source_file, load_id)
+    return read_feed_batch(conn, _ACTION_SQL, source_file, load_id, columns)

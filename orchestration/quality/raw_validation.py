@@ -26,7 +26,9 @@ from orchestration.quality.verdicts import Verdict, judge, record_verdicts
 if TYPE_CHECKING:
     import pyarrow as pa
 
-BatchBuilder = Callable[[duckdb.DuckDBPyConnection, str, str], Any]
+# (connection, source_file, load_id, columns=...) -> the file's batch: only `columns` (all if
+# None), a keyword argument
+BatchBuilder = Callable[..., Any]
 # (connection, suite meta, source_file, load_id, batch frame) -> (parameters, metadata details)
 ParameterBuilder = Callable[
     [duckdb.DuckDBPyConnection, Mapping[str, Any], str, str, Any],
@@ -82,6 +84,11 @@ SUITE_PARAMETERS: dict[str, ParameterBuilder] = {
     "raw_nps_responses": _nps_parameters,
     "raw_enps_responses": _enps_parameters,
 }
+# suite name -> the batch columns its parameters read, besides those the suite names
+SUITE_PARAMETER_COLUMNS: dict[str, tuple[str, ...]] = {
+    "raw_nps_responses": ("survey_id_trimmed",),
+    "raw_enps_responses": ("survey_wave_trimmed",),
+}
 # suite name -> work done once per load before its files are validated
 SUITE_PREPARE: dict[str, Callable[[duckdb.DuckDBPyConnection], None]] = {
     "raw_nps_responses": _nps_prepare
@@ -107,12 +114,15 @@ def validate_load(
         SUITE_PREPARE[suite](conn)
     verdicts = []
     read = columns_read(definition)
+    # GX copies the frame to pandas and hashes every cell of it (its batch fingerprint), and
+    # DuckDB derives every batch column it is asked for: read only what the suite needs
+    needed = None if read is None else read | set(SUITE_PARAMETER_COLUMNS.get(suite, ()))
     chunkable, key = chunk_key(definition)
     from orchestration.quality.readers import configured_chunk_rows
 
     chunk_rows = configured_chunk_rows()
     for source_file in source_files:
-        frame = build_batch(conn, source_file, load_id)
+        frame = build_batch(conn, source_file, load_id, columns=needed)
         parameters: dict[str, Any] | None = None
         details: dict[str, Any] = {}
         if parameters_for is not None:
@@ -120,9 +130,7 @@ def validate_load(
                 conn, definition.get("meta") or {}, source_file, load_id, frame
             )
         rows = _rows(frame)
-        # GX copies the frame to pandas and hashes every cell of it (its batch fingerprint):
-        # hand it only the columns the suite reads, and drop the full frame before it runs
-        frame = only_columns(frame, read)
+        frame = only_columns(frame, read)  # the parameters' columns are not the suite's
         if rows > chunk_rows and chunkable and hasattr(frame, "num_rows"):
             validation = validator.validate_chunks(
                 suite,
