@@ -248,10 +248,11 @@ def _record_state(conn: duckdb.DuckDBPyConnection, name: str, state: _MartState 
         f"insert into published.{FINGERPRINT_SCHEMA}.marts values (?, ?, ?)",
         [name, state.columns_signature, state.day_column],
     )
-    conn.executemany(
-        f"insert into published.{FINGERPRINT_SCHEMA}.partitions values (?, ?, ?, ?)",
-        [[name, day, count, total] for day, (count, total) in state.partitions.items()],
-    )
+    if state.partitions:  # an empty mart has none
+        conn.executemany(
+            f"insert into published.{FINGERPRINT_SCHEMA}.partitions values (?, ?, ?, ?)",
+            [[name, day, count, total] for day, (count, total) in state.partitions.items()],
+        )
 
 
 def publish_parquet(engine: PostgresEngine, publish_dir: Path, run_id: str) -> Publication:

@@ -137,8 +137,16 @@ def test_new_changed_and_dropped_marts(warehouse: Path, tmp_path: Path) -> None:
         conn.execute("alter table marts.daily add column note varchar default 'n'")
         conn.execute("update marts.themes set mentions = mentions * 2 where theme = 'theme-3'")
         conn.execute("create table marts.fresh_mart as select 1 as one")
+        conn.execute("create table marts.empty_mart (day date, n integer)")
     result = publish_marts(warehouse, published, "two")
-    assert result.changed == ("daily", "fresh_mart", "themes")
+    assert result.changed == ("daily", "empty_mart", "fresh_mart", "themes")
+    assert result.tables["empty_mart"] == 0
+    _assert_published_equals(warehouse, published)
+    with duckdb.connect(str(warehouse)) as conn:  # an empty mart filled, a full one emptied
+        conn.execute("insert into marts.empty_mart values ('2025-01-01', 1)")
+        conn.execute("delete from marts.fresh_mart")
+    result = publish_marts(warehouse, published, "emptied")
+    assert result.changed == ("empty_mart", "fresh_mart")
     _assert_published_equals(warehouse, published)
     with duckdb.connect(str(warehouse)) as conn:
         conn.execute("drop table marts.themes")
@@ -148,7 +156,7 @@ def test_new_changed_and_dropped_marts(warehouse: Path, tmp_path: Path) -> None:
     assert _sql(
         published / PUBLISHED_DATABASE,
         f"select distinct mart from {FINGERPRINT_SCHEMA}.marts order by 1",
-    ) == [("daily",), ("fresh_mart",)]
+    ) == [("daily",), ("empty_mart",), ("fresh_mart",)]
 
 
 def test_a_publication_without_fingerprints_is_written_anew(
