@@ -41,6 +41,20 @@ def build_fixture_landing(target: Path) -> Path:
     return target
 
 
+# A mart's day of evaluation (`evaluated_on`, dbt's current date when it was built) and what is
+# derived from it (action_plan_tracker's overdue days): two builds of the same data agree on
+# these only when built on the same UTC day, and a test session can cross midnight.
+EVALUATION_DAY_COLUMNS = frozenset(
+    {"evaluated_on", "is_overdue", "days_overdue", "is_after_window_complete"}
+)
+
+
+def evaluation_day_columns(left_days: set[object], right_days: set[object]) -> frozenset[str]:
+    """The columns to leave out when comparing two builds of a mart whose `evaluated_on` values
+    are `left_days` and `right_days`: none when they were built on the same day."""
+    return frozenset() if left_days == right_days else EVALUATION_DAY_COLUMNS
+
+
 @dataclass
 class CliRun:
     returncode: int
