@@ -258,11 +258,7 @@ def _assert_marts_equal(
     differences = []
     for (schema, table), (columns, duck_rows) in sorted(duck.items()):
         spark_rows = _spark_rows(export, schema, table)
-        left_out = RUN_TIME_COLUMNS | evaluation_day_columns(
-            {row.get("evaluated_on") for row in duck_rows},
-            {row.get("evaluated_on") for row in spark_rows},
-        )
-        compared = [column for column in columns if column not in left_out]
+        compared = _compared_columns(columns, duck_rows, spark_rows)
         left = _canonical(duck_rows, compared)
         right = _canonical(spark_rows, compared)
         if len(left) != len(right):
@@ -325,6 +321,18 @@ def _sort_key(value: object) -> tuple:
     if isinstance(value, datetime | date):
         return (3, value.isoformat())
     return (4, str(value))
+
+
+def _compared_columns(
+    columns: list[str], duck_rows: list[dict], spark_rows: list[dict]
+) -> list[str]:
+    """The columns two builds of a table must agree on: all but the run-time stamps, and but
+    the evaluation day's columns when the builds ran on different days."""
+    left_out = RUN_TIME_COLUMNS | evaluation_day_columns(
+        {row.get("evaluated_on") for row in duck_rows},
+        {row.get("evaluated_on") for row in spark_rows},
+    )
+    return [column for column in columns if column not in left_out]
 
 
 def _canonical(rows: list[dict], columns: list[str]) -> list[tuple]:

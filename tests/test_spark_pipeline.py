@@ -17,17 +17,11 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import (
-    REPO,
-    CliRun,
-    build_fixture_landing,
-    evaluation_day_columns,
-    run_cli,
-)
+from tests.conftest import REPO, CliRun, build_fixture_landing, run_cli
 from tests.test_quality_blocking import check_evaluation, responses, write_csv
 from tests.test_spark import (
-    RUN_TIME_COLUMNS,
     _canonical,
+    _compared_columns,
     _duckdb_marts,
     _equal,
     _missing_requirement,
@@ -138,11 +132,7 @@ def test_the_spark_runs_marts_equal_the_duckdb_runs(runs: dict[str, CliRun]) -> 
     differences = []
     for table, (columns, duck_rows) in sorted(duck.items()):
         spark_rows = pq.read_table(_published(runs["spark"]) / f"{table}.parquet").to_pylist()
-        left_out = RUN_TIME_COLUMNS | evaluation_day_columns(
-            {row.get("evaluated_on") for row in duck_rows},
-            {row.get("evaluated_on") for row in spark_rows},
-        )
-        compared = [column for column in columns if column not in left_out]
+        compared = _compared_columns(columns, duck_rows, spark_rows)
         left, right = _canonical(duck_rows, compared), _canonical(spark_rows, compared)
         if len(left) != len(right):
             differences.append(f"{table}: {len(left)} rows on DuckDB, {len(right)} on Spark")
