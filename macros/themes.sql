@@ -198,16 +198,20 @@
     {{ return(recorded.rows | length == 0 or recorded.rows[0][0] != theme_tagging_version()) }}
 {%- endmacro %}
 
+{#- Where partitions are overwritten, partitioned by model_name like the watermark table
+    (nps_create_incremental_state): the three tagging models record their versions by
+    overwriting their own partitions, as two dbt threads appending to one Spark table at once
+    collide on its staging files. -#}
 {% macro create_theme_tagging_state() -%}
-    {{ adapter.dispatch('create_theme_tagging_state', 'nps_warehouse')() }}
-{%- endmacro %}
-
-{% macro default__create_theme_tagging_state() -%}
     create table if not exists {{ nps_warehouse.theme_tagging_state_relation() }} (
         model_name {{ dbt.type_string() }},
         tagging_version {{ dbt.type_string() }},
         processed_at {{ nps_warehouse.type_timestamp_tz() }}
     )
+    {%- if nps_warehouse.nps_overwrites_partitions() %}
+    using parquet
+    partitioned by (model_name)
+    {%- endif %}
 {%- endmacro %}
 
 {#- pre-hook: the days tagged again go first (every day when the tagging changed). -#}
@@ -223,10 +227,13 @@
 
 {#- post-hook, inside the model's transaction: the version this run tagged with. -#}
 {% macro record_theme_tagging_version() -%}
-    {{ adapter.dispatch('record_theme_tagging_version', 'nps_warehouse')() }}
-{%- endmacro %}
-
-{% macro default__record_theme_tagging_version() -%}
+    {%- if nps_warehouse.nps_overwrites_partitions() -%}
+    insert overwrite table {{ nps_warehouse.theme_tagging_state_relation() }} partition (model_name)
+    select
+        '{{ nps_warehouse.theme_tagging_version() }}' as tagging_version,
+        {{ nps_warehouse.nps_processed_at() }} as processed_at,
+        '{{ this.identifier }}' as model_name
+    {%- else -%}
     insert into {{ nps_warehouse.theme_tagging_state_relation() }}
         (model_name, tagging_version, processed_at)
     values (
@@ -234,5 +241,6 @@
         '{{ nps_warehouse.theme_tagging_version() }}',
         {{ nps_warehouse.nps_processed_at() }}
     )
+    {%- endif -%}
 {%- endmacro %}
 
