@@ -25,7 +25,7 @@ from orchestration.landing.feeds import FEEDS
 from orchestration.landing.loader import ensure_raw_schema, load_feed
 from orchestration.privacy import forget_respondent
 from orchestration.quality.verdicts import ensure_batch_validations_table
-from tests.conftest import REPO
+from tests.conftest import REPO, evaluation_day_columns
 
 DBT = str(Path(sys.executable).parent / "dbt")
 HEADER = (
@@ -189,10 +189,17 @@ def assert_marts_equal(incremental: Path, full: Path) -> list[str]:
         ).fetchall()
         assert columns, table
         assert inc_columns == columns, table
+        left_out = set(RUN_TIME_COLUMNS)
+        if "evaluated_on" in {name for name, _ in columns}:
+            evaluated = [
+                set(conn.execute(f"select distinct evaluated_on from {db}.{table}").fetchall())
+                for db in ("inc", "full_refresh")
+            ]
+            left_out |= evaluation_day_columns(*evaluated)
         select = ", ".join(
             f"round({name}, 9) as {name}" if kind in ("DOUBLE", "FLOAT") else name
             for name, kind in columns
-            if name not in RUN_TIME_COLUMNS
+            if name not in left_out
         )
         counts = [
             conn.execute(f"select count(*) from {db}.{table}").fetchall()[0][0]
