@@ -37,8 +37,11 @@ run: setup
 demo-data: setup
 	$(RUN) nps-warehouse demo-data --landing $(LANDING)
 
+# the test modules run on TEST_WORKERS pytest-xdist workers (one module stays on one worker, the
+# slowest start first: tests/conftest.py); TEST_WORKERS=0 runs them in this process, one by one
+TEST_WORKERS ?= 2
 test: setup
-	$(RUN) pytest
+	$(RUN) pytest --numprocesses $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 lint: setup
 	$(RUN) ruff check .

@@ -55,6 +55,35 @@ def evaluation_day_columns(left_days: set[object], right_days: set[object]) -> f
     return frozenset() if left_days == right_days else EVALUATION_DAY_COLUMNS
 
 
+# The slowest modules, run first: `make test` runs the modules on two pytest-xdist workers, each
+# taking the next module when it is done, and a long module taken last would keep one of them
+# busy alone. The other modules keep their order.
+SLOWEST_MODULES = (
+    "test_spark_pipeline.py",
+    "test_spark.py",
+    "test_operations_days.py",
+    "test_incremental.py",
+    "test_ui.py",
+    "test_incremental_marts.py",
+    "test_pipeline.py",
+    "test_contracts.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: index for index, name in enumerate(SLOWEST_MODULES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """With pytest-xdist workers, parse the dbt project once before they start: their pipeline
+    runs would otherwise each parse it into the project's target folder at the same time."""
+    if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
+        from orchestration.project import prepare_manifest
+
+        prepare_manifest()
+
+
 @dataclass
 class CliRun:
     returncode: int
