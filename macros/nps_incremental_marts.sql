@@ -15,9 +15,16 @@
        the test runs, with the condition on the rows of the first day logged by the model in
        this invocation (macros/nps_rebuilt_from.sql); every row when the model logged a full
        build, was not built in this invocation (`dbt test` alone), or logs nothing (Spark).
+    4. nps_theme_drivers recomputes by month, as the period marts (macros/nps_periods.sql): the
+       months holding a day int_nps_responses_aggregated reprocessed since its watermark, and
+       the months after them (they compare with the month before), reading those months and the
+       months before them; every month when the tagging changed, as the theme models above.
 
     Signatures (stable):
         nps_retagged_days_filter(day_column)  -> `where` clause of a theme model's input, or ''
+        nps_theme_driver_months_condition(column, with_previous=false)
+                                              -> SQL condition on a month-start column: the
+                                                 months recomputed (with_previous: and read)
         nps_incremental_or_table()            -> materialized config: 'incremental' ('table' on Spark)
         nps_recomputed_respondents(facts)     -> select of respondent_id dim_respondents recomputes
         nps_delete_respondents_without_facts(facts)  post-hook
@@ -30,6 +37,17 @@
 {% macro nps_retagged_days_filter(day_column) -%}
     {%- if is_incremental() and not nps_warehouse.theme_tagging_changed() -%}
     where {{ day_column }} in ({{ nps_warehouse.nps_reprocessed_days() }})
+    {%- endif -%}
+{%- endmacro %}
+
+{#- A unit test builds from its given rows alone: every month. -#}
+{% macro nps_theme_driver_months_condition(column, with_previous=false) -%}
+    {%- if model.resource_type == 'unit_test' or not is_incremental() or nps_warehouse.theme_tagging_changed() -%}
+        1 = 1
+    {%- else -%}
+        {{ column }} in ({{ nps_warehouse.nps_recomputed_period_starts(
+            ['month'], with_next=true, with_previous=with_previous
+        ) }})
     {%- endif -%}
 {%- endmacro %}
 

@@ -640,6 +640,17 @@ def tagged_themes(warehouse: Path) -> dict[str, set[str]]:
     return themes
 
 
+def staff_mentions(warehouse: Path) -> dict[date, int]:
+    """nps_theme_drivers' company-wide mentions of the staff theme by month, before March."""
+    return dict(
+        query(
+            warehouse,
+            "select period_start, mentions from marts.nps_theme_drivers "
+            "where segment_type = 'all' and theme = 'staff' and period_start < '2025-03-01'",
+        )
+    )
+
+
 def mark_tagged(warehouse: Path, response_id: str) -> None:
     """A theme no run writes: it stays only while the response's day is not tagged again."""
     conn = duckdb.connect(str(warehouse))
@@ -665,7 +676,9 @@ def test_comment_themes_are_tagged_by_day_and_again_when_the_keywords_change(
     landing, warehouse = tmp_path / "landing", tmp_path / "warehouse.duckdb"
     nps = landing / "nps"
     start = datetime(2025, 3, 1, 23, 0, tzinfo=UTC)
-    selection = ("--select", "+int_comment_themes_tagged")
+    # nps_theme_drivers too: it recomputes the months of the reprocessed days, or every month
+    # when the tagging changed
+    selection = ("--select", "+int_comment_themes_tagged", "+nps_theme_drivers")
     # seeds too; not the seeds' data tests, whose relationships reach marts not built here
     with_seeds = (*selection, "--exclude", "test_type:data")
 
@@ -677,6 +690,8 @@ def test_comment_themes_are_tagged_by_day_and_again_when_the_keywords_change(
                 commented_row("T1", "2025-03-01", "The queue was far too long"),
                 commented_row("T2", "2025-02-20", "Far too expensive"),
                 commented_row("T3", "2025-02-20", "Lovely people"),
+                # a month no later run reprocesses
+                commented_row("T6", "2025-01-15", "Lovely people at the counter"),
             ]
         )
         + "\n",
@@ -708,6 +723,7 @@ def test_comment_themes_are_tagged_by_day_and_again_when_the_keywords_change(
         "T4": {"staff"},
         "T5": {"app_website"},
     }
+    assert staff_mentions(warehouse) == {date(2025, 1, 1): 0, date(2025, 2, 1): 1}
 
     # a new keyword: every day is tagged again, T3 (an old day) now mentions staff
     with (project / "seeds" / "themes.csv").open("a", encoding="utf-8") as seed:
@@ -719,8 +735,11 @@ def test_comment_themes_are_tagged_by_day_and_again_when_the_keywords_change(
         "T3": {"staff"},
         "T4": {"staff"},
         "T5": {"app_website"},
+        "T6": {"staff"},
     }
     assert tagged_themes(warehouse) == retagged
+    # every month recomputed, January included
+    assert staff_mentions(warehouse) == {date(2025, 1, 1): 1, date(2025, 2, 1): 2}
 
     # the new version was recorded: the next run tags the reprocessed days only again
     mark_tagged(warehouse, "T2")
@@ -733,4 +752,5 @@ def test_comment_themes_are_tagged_by_day_and_again_when_the_keywords_change(
         ("T3", "staff", date(2025, 2, 20)),
         ("T4", "staff", date(2025, 2, 10)),
         ("T5", "app_website", date(2025, 3, 2)),
+        ("T6", "staff", date(2025, 1, 15)),
     ]

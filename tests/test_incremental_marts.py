@@ -1,11 +1,12 @@
-"""Incremental comment-theme models, dim_respondents and nps_rolling's scoped dbt tests (issue 9).
+"""Incremental comment-theme models, dim_respondents, nps_theme_drivers and nps_rolling's scoped
+dbt tests (issue 9).
 
 Simulated days of commented responses are loaded and built incrementally (a new day, a late file
 on an old day, a changed file that removes and moves responses, a forgotten respondent), then the
-same raw data is rebuilt with `--full-refresh`: int_comment_themes_listed, fct_comment_themes and
-dim_respondents must be equal row for row, and a new day's run must leave the rows of other days
-(other respondents) as they were. nps_rolling's data tests must read only the rebuilt days on an
-incremental `dbt build` and every row on a full one.
+same raw data is rebuilt with `--full-refresh`: int_comment_themes_listed, fct_comment_themes,
+dim_respondents and nps_theme_drivers must be equal row for row, and a new day's run must leave
+the rows of other days (other respondents, other months) as they were. nps_rolling's data tests
+must read only the rebuilt days on an incremental `dbt build` and every row on a full one.
 """
 
 from __future__ import annotations
@@ -35,7 +36,10 @@ COMPARED = {
     "intermediate.int_comment_themes_listed": "response_id",
     "marts.fct_comment_themes": "response_id, theme",
     "marts.dim_respondents": "respondent_id",
+    "marts.nps_theme_drivers": "period_start, segment_type, segment, theme",
 }
+# a month the new day's run does not recompute (nps_theme_drivers)
+FEBRUARY_BILLING = "period_start = '2025-02-01' and segment_type = 'all' and theme = 'billing'"
 ROLLING = "model.nps_warehouse.nps_rolling"
 
 
@@ -141,9 +145,14 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> dict:
     # day 4: a new day, far from the others (the run also reprocesses the days of the files
     # int_nps_responses_validated recomputes after the erasure: 2025-03-01 and 2025-03-02);
     # rows of other days (C6 answered on 2025-02-25 only) are tampered with first and must
-    # stay as they are
+    # stay as they are (nps_gap: a column no data test reads)
+    [(february_gap,)] = query(
+        warehouse, f"select nps_gap from marts.nps_theme_drivers where {FEBRUARY_BILLING}"
+    )
+    assert february_gap is not None
     tamper(
         warehouse,
+        f"update marts.nps_theme_drivers set nps_gap = 999 where {FEBRUARY_BILLING};"
         "update marts.dim_respondents set survey_count = 99 where respondent_id = 'C6';"
         "update marts.fct_comment_themes set touchpoint = 'untouched' where response_id = 'L1';"
         "update intermediate.int_comment_themes_listed set theme_count = 99 "
@@ -173,7 +182,15 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> dict:
                 "select theme_count from intermediate.int_comment_themes_listed "
                 "where response_id = 'L1'",
             ),
+            "drivers": query(
+                warehouse, f"select nps_gap from marts.nps_theme_drivers where {FEBRUARY_BILLING}"
+            ),
         },
+        "march_staff": query(
+            warehouse,
+            "select mentions, previous_mentions from marts.nps_theme_drivers where "
+            "period_start = '2025-03-01' and segment_type = 'all' and theme = 'staff'",
+        ),
         "C2": query(
             warehouse,
             "select response_count, last_response_date, latest_response_id "
@@ -185,6 +202,8 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> dict:
     # put the tampered rows back, so that the comparison with the full refresh shows the rest
     tamper(
         warehouse,
+        f"update marts.nps_theme_drivers set nps_gap = {february_gap} "
+        f"where {FEBRUARY_BILLING};"
         "update marts.dim_respondents set survey_count = 1 where respondent_id = 'C6';"
         "update marts.fct_comment_themes set touchpoint = 'visit' where response_id = 'L1';"
         "update intermediate.int_comment_themes_listed set theme_count = 1 "
@@ -238,7 +257,14 @@ def test_removed_moved_and_forgotten_responses_leave_the_marts(history: dict) ->
 def test_a_new_day_recomputes_only_its_days_and_respondents(history: dict) -> None:
     new_day = history["states"]["new_day"]
     # rows of other days and respondents were kept as they were, tampered values included
-    assert new_day["tampered"] == {"dim": [(99,)], "fct": [("untouched",)], "listed": [(99,)]}
+    assert new_day["tampered"] == {
+        "dim": [(99,)],
+        "fct": [("untouched",)],
+        "listed": [(99,)],
+        "drivers": [(999,)],
+    }
+    # March, recomputed, compares with February's rows as built (A4 and A5 mention staff)
+    assert new_day["march_staff"] == [(0, 2)]
     # C2 answered on the new day: recomputed from all their facts
     assert new_day["C2"] == [(3, date(2025, 3, 20), "D2")]
 

@@ -1,18 +1,47 @@
 {#- Per month x segment x theme: how often a theme is mentioned, by whom, and how the NPS of
     those who mention it compares with everyone else's; with the change since the month before.
-    Segments: the whole company (segment_type 'all', segment 'all') and each region. -#}
+    Segments: the whole company (segment_type 'all', segment 'all') and each region.
+
+    Incremental by month (macros/nps_incremental_marts.sql): a run recomputes the months holding
+    a reprocessed day and the months after them, from the responses of those months and the
+    months before them; every month when the tagging changed. -#}
+
+{% set response_month = 'cast(' ~ dbt.date_trunc('month', 'response_date') ~ ' as date)' %}
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy=nps_incremental_strategy(),
+        partition_by=nps_partition_by('period_start'),
+        on_schema_change='fail',
+        pre_hook=[
+            "{{ nps_create_incremental_state() }}",
+            "{{ nps_create_reprocessed_days_log() }}",
+            "{{ create_theme_tagging_state() }}",
+            "{{ nps_delete_rows_where('period_start', nps_theme_driver_months_condition('period_start')) }}",
+        ],
+        post_hook=[
+            "{{ nps_record_processed() }}",
+            "{{ record_theme_tagging_version() }}",
+        ],
+    )
+}}
+
+-- depends_on: {{ ref('int_nps_responses_aggregated') }}
 
 with
 
 responses as (
 
     select * from {{ ref('fct_nps_responses') }}
+    where {{ nps_theme_driver_months_condition(response_month, with_previous=true) }}
 
 ),
 
 tagged as (
 
     select * from {{ ref('int_comment_themes_tagged') }}
+    where {{ nps_theme_driver_months_condition(response_month, with_previous=true) }}
 
 ),
 
@@ -184,6 +213,7 @@ final as (
             and current_period.segment_type = previous_period.segment_type
             and current_period.segment = previous_period.segment
             and current_period.theme = previous_period.theme
+    where {{ nps_theme_driver_months_condition('current_period.period_start') }}
 
 )
 
