@@ -138,6 +138,13 @@ def _marts(warehouse: Path) -> dict[str, list[tuple]]:
         }
 
 
+def _sigint_by_default() -> None:
+    """dagster dev maps SIGTERM to its SIGINT handler, and a process started in the background
+    by a non-interactive shell (a CI script, `nohup ... &`) inherits SIGINT ignored: dagster dev
+    would then ignore SIGTERM too."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.fixture(scope="module")
 def dagster_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagsterDev]:
     """A warehouse built by `nps-warehouse run` from three days of files, then `dagster dev`
@@ -178,6 +185,7 @@ def dagster_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagsterDev
             stdout=sink,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_sigint_by_default,
         )
     dev = DagsterDev(port, root / "warehouse.duckdb", log, process)
     try:
