@@ -199,9 +199,10 @@
 {%- endmacro %}
 
 {#- Where partitions are overwritten, partitioned by model_name like the watermark table
-    (nps_create_incremental_state): the three tagging models record their versions by
-    overwriting their own partitions, as two dbt threads appending to one Spark table at once
-    collide on its staging files. -#}
+    (nps_create_incremental_state): each model records its version by overwriting its own
+    partition, as two dbt threads appending to one Spark table at once collide on its staging
+    files. A Spark table created before, unpartitioned, must be dropped once (the next run then
+    tags every day again). -#}
 {% macro create_theme_tagging_state() -%}
     create table if not exists {{ nps_warehouse.theme_tagging_state_relation() }} (
         model_name {{ dbt.type_string() }},
