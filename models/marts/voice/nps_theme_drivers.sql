@@ -7,6 +7,8 @@
     months before them; every month when the tagging changed. -#}
 
 {% set response_month = 'cast(' ~ dbt.date_trunc('month', 'response_date') ~ ' as date)' %}
+{# the months read, for both inputs: asked of the warehouse once #}
+{% set read_months = nps_theme_driver_months_condition(response_month, with_previous=true) %}
 
 {{
     config(
@@ -34,14 +36,14 @@ with
 responses as (
 
     select * from {{ ref('fct_nps_responses') }}
-    where {{ nps_theme_driver_months_condition(response_month, with_previous=true) }}
+    where {{ read_months }}
 
 ),
 
 tagged as (
 
     select * from {{ ref('int_comment_themes_tagged') }}
-    where {{ nps_theme_driver_months_condition(response_month, with_previous=true) }}
+    where {{ read_months }}
 
 ),
 
