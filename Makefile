@@ -27,8 +27,11 @@ $(UV):
 # EXTRAS: optional extras to install, e.g. `make test EXTRAS=spark` (.ci/run does); --inexact
 # keeps the ones installed before (uv sync --extra spark) instead of removing them
 EXTRAS ?=
+# --compile-bytecode: the packages' .pyc files are written once, here; where the environment sets
+# PYTHONDONTWRITEBYTECODE, every process would otherwise compile dagster, dbt and GX from source
+# again (about 13 s of each pipeline run on two cores)
 setup: $(UV)
-	$(UV) sync --frozen --inexact $(foreach extra,$(EXTRAS),--extra $(extra))
+	$(UV) sync --frozen --inexact --compile-bytecode $(foreach extra,$(EXTRAS),--extra $(extra))
 
 run: setup
 	$(RUN) nps-warehouse demo-data --landing $(LANDING) --if-empty

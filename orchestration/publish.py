@@ -227,8 +227,9 @@ def _patch_mart(
         return
     day = quote_identifier(str(state.day_column))
     changed_days = f"published.{FINGERPRINT_SCHEMA}.changed_days"
-    conn.execute(f"create or replace table {changed_days} (day date)")
-    conn.executemany(f"insert into {changed_days} values (?)", [[d] for d in days])
+    conn.execute(
+        f"create or replace table {changed_days} as select unnest(?::date[]) as day", [days]
+    )
     # "in" never matches a null day: rows without a day are a partition of their own
     matches = (
         f"({day} in (select day from {changed_days}) "
@@ -248,11 +249,18 @@ def _record_state(conn: duckdb.DuckDBPyConnection, name: str, state: _MartState 
         f"insert into published.{FINGERPRINT_SCHEMA}.marts values (?, ?, ?)",
         [name, state.columns_signature, state.day_column],
     )
-    if state.partitions:  # an empty mart has none
-        conn.executemany(
-            f"insert into published.{FINGERPRINT_SCHEMA}.partitions values (?, ?, ?, ?)",
-            [[name, day, count, total] for day, (count, total) in state.partitions.items()],
-        )
+    # one statement, the partitions as lists (executemany inserts row by row: a second a mart);
+    # the fingerprints pass as text, since a Python list of them has no 128-bit integer type
+    conn.execute(
+        f"insert into published.{FINGERPRINT_SCHEMA}.partitions "
+        "select ?, unnest(?::date[]), unnest(?::bigint[]), unnest(?::varchar[])::hugeint",
+        [
+            name,
+            list(state.partitions),
+            [count for count, _ in state.partitions.values()],
+            [str(total) for _, total in state.partitions.values()],
+        ],
+    )
 
 
 def publish_parquet(engine: PostgresEngine, publish_dir: Path, run_id: str) -> Publication:
