@@ -59,7 +59,6 @@ def evaluation_day_columns(left_days: set[object], right_days: set[object]) -> f
 # taking the next module when it is done, and a long module taken last would keep one of them
 # busy alone. The other modules keep their order.
 SLOWEST_MODULES = (
-    "test_spark_pipeline.py",
     "test_spark.py",
     "test_operations_days.py",
     "test_incremental.py",
