@@ -72,16 +72,50 @@ def test_suite_pages_render_parameterised_thresholds(site):
     assert "score_value" in page and "95" in page  # mostly from meta.score_mostly.default
 
 
+def _result_pages(project: Path) -> dict[str, Path]:
+    """The site's validation result pages by run time (one batch per run here)."""
+    site = project / "gx" / "uncommitted" / "data_docs" / "local_site" / "validations"
+    return {page.parent.name: page for page in site.rglob("*.html")}
+
+
 def test_only_the_newest_runs_are_kept(tmp_path):
     frame = pd.DataFrame({"responses": [1], "promoters": [1], "passives": [0], "detractors": [0]})
     start = datetime(2025, 1, 1, tzinfo=UTC)
     for day in range(3):
         validator = Validator(project_dir=tmp_path, run_time=start + timedelta(days=day))
         validator.validate("nps_daily", frame, batch="marts.nps_daily")
-    build_data_docs(tmp_path, keep_runs=2)
+        build_data_docs(tmp_path, keep_runs=2)
     kept = sorted((tmp_path / "gx" / "uncommitted" / "validations").rglob("*.json"))
     assert len(kept) == 2
     assert "20250101" not in " ".join(str(p) for p in kept)
+    # the dropped run's page goes with its result
+    assert sorted(run[:8] for run in _result_pages(tmp_path)) == ["20250102", "20250103"]
+
+
+def test_a_results_page_is_rendered_once(tmp_path):
+    """A rebuild renders the new results' pages and keeps the others as they are; a page that
+    went missing is rendered again."""
+    frame = pd.DataFrame({"responses": [1], "promoters": [1], "passives": [0], "detractors": [0]})
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    Validator(project_dir=tmp_path, run_time=start).validate(
+        "nps_daily", frame, batch="marts.nps_daily"
+    )
+    build_data_docs(tmp_path)
+    (first,) = _result_pages(tmp_path).values()
+    first.write_text("rendered before", encoding="utf-8")
+    Validator(project_dir=tmp_path, run_time=start + timedelta(days=1)).validate(
+        "nps_daily", frame.assign(responses=[0]), batch="marts.nps_daily"
+    )
+    index = build_data_docs(tmp_path)
+    pages = _result_pages(tmp_path)
+    assert len(pages) == 2
+    assert first.read_text(encoding="utf-8") == "rendered before"
+    (second,) = (page for page in pages.values() if page != first)
+    assert "expect_column_values_to_be_between" in second.read_text(encoding="utf-8")
+    assert second.relative_to(index.parent).as_posix() in index.read_text(encoding="utf-8")
+    first.unlink()
+    build_data_docs(tmp_path)
+    assert "rendered before" not in first.read_text(encoding="utf-8")
 
 
 def test_strip_external_resources():

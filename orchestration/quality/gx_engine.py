@@ -759,10 +759,13 @@ def build_data_docs(
 ) -> Path:
     """Rebuild the static Data Docs site of the GX project in `<project_dir>/gx/`.
 
-    Every suite file in `expectations_dir` is (re)registered, so a suite shows even before its
-    first validation. Results of all but the newest `keep_runs` runs (a run = one run_time) are
-    deleted first, so the site and its rebuild time stay bounded. The site's pages are made to
-    work offline (no CDN) by `orchestration.quality.data_docs`. Returns the index page.
+    Every suite file in `expectations_dir` is (re)registered and its page rendered again, so a
+    suite shows even before its first validation. Results of all but the newest `keep_runs` runs
+    (a run = one run_time) are deleted first, with their pages, so the site and its rebuild time
+    stay bounded. A stored result's page is rendered once: a rebuild renders only the results
+    without one (rendering is most of a rebuild: a backfill validates hundreds of files, and
+    every later run would render their pages again). The site's pages are made to work offline
+    (no CDN) by `orchestration.quality.data_docs`. Returns the index page.
     """
     from orchestration.quality.data_docs import make_offline
 
@@ -772,6 +775,7 @@ def build_data_docs(
     for path in sorted(expectations_dir.glob("*.json")):
         definition = _with_documented_mostly(load_suite_definition(path.stem, expectations_dir))
         context.suites.add_or_update(gx.ExpectationSuite(**definition))
+    site_dir = Path(project_dir) / "gx" / "uncommitted" / "data_docs" / "local_site"
     store = context.validation_results_store
     keys = store.list_keys()
     run_times = sorted({str(k.run_id.run_time) for k in keys}, reverse=True)
@@ -779,11 +783,25 @@ def build_data_docs(
     for key in keys:
         if str(key.run_id.run_time) not in keep:
             store.remove_key(key)
-    sites = context.build_data_docs()
-    site_dir = Path(project_dir) / "gx" / "uncommitted" / "data_docs" / "local_site"
+            _result_page(site_dir, key).unlink(missing_ok=True)
+    kept = [key for key in keys if str(key.run_id.run_time) in keep]
+    unrendered = [key for key in kept if not _result_page(site_dir, key).is_file()]
+    if (site_dir / "index.html").is_file():
+        # the suites' pages always: a suite file may have changed since
+        suites = context.expectations_store.list_keys()
+        sites = context.build_data_docs(resource_identifiers=[*suites, *unrendered])
+    else:  # a new site, or one whose index is gone: everything
+        sites = context.build_data_docs()
     if "local_site" not in sites or not site_dir.is_dir():
         raise RuntimeError(f"GX did not build the local Data Docs site: {sites}")
     return make_offline(site_dir, expectations_dir)
+
+
+def _result_page(site_dir: Path, key: Any) -> Path:
+    """Where the site keeps the page of a stored validation result: its store path (suite,
+    run name, run time, batch) under `validations/`, as `.html`."""
+    *directories, batch = key.to_tuple()
+    return site_dir.joinpath("validations", *directories, f"{batch}.html")
 
 
 def _with_documented_mostly(definition: dict[str, Any]) -> dict[str, Any]:
