@@ -93,28 +93,33 @@ class CliRun:
     dagster_home: Path
 
 
-def run_cli(landing: Path, warehouse: Path, dagster_home: Path) -> CliRun:
-    env = {
-        **os.environ,
-        "DAGSTER_HOME": str(dagster_home),
-        "NPS_REPORT_DIR": str(warehouse.parent / "reports"),
-    }
+def run_cli(
+    landing: Path,
+    warehouse: Path,
+    dagster_home: Path,
+    *,
+    target: str | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 600,
+) -> CliRun:
+    """`nps-warehouse run` in a subprocess; `target` picks the engine (DuckDB when None) and
+    `env` adds to this process's environment."""
+    command = [sys.executable, "-m", "orchestration.cli", "run"]
+    if target:
+        command += ["--target", target]
+    command += ["--landing", str(landing), "--warehouse", str(warehouse)]
     completed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "orchestration.cli",
-            "run",
-            "--landing",
-            str(landing),
-            "--warehouse",
-            str(warehouse),
-        ],
+        command,
         cwd=REPO,
-        env=env,
+        env={
+            **os.environ,
+            **(env or {}),
+            "DAGSTER_HOME": str(dagster_home),
+            "NPS_REPORT_DIR": str(warehouse.parent / "reports"),
+        },
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=timeout,
     )
     return CliRun(
         completed.returncode, completed.stdout, completed.stderr, warehouse, landing, dagster_home

@@ -12,7 +12,6 @@ import importlib.util
 import math
 import os
 import shutil
-import subprocess
 import sys
 import time
 from datetime import UTC, date, datetime
@@ -22,7 +21,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
-from tests.conftest import REPO, CliRun, evaluation_day_columns
+from tests.conftest import REPO, evaluation_day_columns
 
 MART_SCHEMAS = ("marts", "people_restricted")
 # Left out on Spark: the unit test of an incremental run of int_nps_responses_validated (on
@@ -102,36 +101,6 @@ def missing_requirement() -> str | None:
 
 def spark_environment(spark_dir: Path) -> dict[str, str]:
     return {**os.environ, "NPS_SPARK_WAREHOUSE_DIR": str(spark_dir)}
-
-
-def run_spark_cli(landing: Path, warehouse: Path, dagster_home: Path, spark_dir: Path) -> CliRun:
-    """`nps-warehouse run --target spark`: the whole pipeline, its tables in `spark_dir`."""
-    completed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "orchestration.cli",
-            "run",
-            "--target",
-            "spark",
-            "--landing",
-            str(landing),
-            "--warehouse",
-            str(warehouse),
-        ],
-        cwd=REPO,
-        env={
-            **spark_environment(spark_dir),
-            "DAGSTER_HOME": str(dagster_home),
-            "NPS_REPORT_DIR": str(warehouse.parent / "reports"),
-        },
-        capture_output=True,
-        text=True,
-        timeout=SPARK_RUN_TIMEOUT_SECONDS,
-    )
-    return CliRun(
-        completed.returncode, completed.stdout, completed.stderr, warehouse, landing, dagster_home
-    )
 
 
 def duckdb_marts(warehouse: Path) -> dict[tuple[str, str], tuple[list[str], list[dict]]]:

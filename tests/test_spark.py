@@ -24,6 +24,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -40,7 +41,6 @@ from tests.spark_support import (
     land_changed_files,
     marts_differences,
     missing_requirement,
-    run_spark_cli,
     spark_environment,
 )
 from tests.test_quality_blocking import check_evaluation, responses, write_csv
@@ -57,8 +57,15 @@ def _landing_with_bad_file(target: Path) -> Path:
     return landing
 
 
+@dataclass(frozen=True)
+class PipelineRuns:
+    duckdb: CliRun
+    spark: CliRun
+    spark_dir: Path  # the Spark run's tables and metastore (NPS_SPARK_WAREHOUSE_DIR)
+
+
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, CliRun]:
+def runs(tmp_path_factory: pytest.TempPathFactory) -> PipelineRuns:
     missing = missing_requirement()
     if missing:
         if os.environ.get("NPS_REQUIRE_SPARK") == "1":
@@ -66,19 +73,25 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, CliRun]:
         pytest.skip(missing)
     root = tmp_path_factory.mktemp("spark_pipeline")
     landing = _landing_with_bad_file(root / "landing")
-    return {
-        "duckdb": run_cli(landing, root / "duckdb" / "warehouse.duckdb", root / "duckdb_home"),
-        "spark": run_spark_cli(
-            landing, root / "spark_run" / "warehouse.duckdb", root / "spark_home", root / "spark"
+    spark_dir = root / "spark"
+    return PipelineRuns(
+        duckdb=run_cli(landing, root / "duckdb" / "warehouse.duckdb", root / "duckdb_home"),
+        spark=run_cli(
+            landing,
+            root / "spark_run" / "warehouse.duckdb",
+            root / "spark_home",
+            target="spark",
+            env={"NPS_SPARK_WAREHOUSE_DIR": str(spark_dir)},
+            timeout=SPARK_RUN_TIMEOUT_SECONDS,
         ),
-    }
+        spark_dir=spark_dir,
+    )
 
 
 @pytest.fixture(scope="module")
-def spark_dbt(runs: dict[str, CliRun]) -> dict:
+def spark_dbt(runs: PipelineRuns) -> dict:
     """The unit tests and the incremental build on the pipeline's Spark warehouse."""
-    spark = runs["spark"]
-    spark_dir = spark.warehouse.parent.parent / "spark"
+    spark_dir = runs.spark_dir
     export = spark_dir.parent / "restricted"
     incremental_export = spark_dir.parent / "incremental"
     started = time.monotonic()
@@ -87,7 +100,7 @@ def spark_dbt(runs: dict[str, CliRun]) -> dict:
             sys.executable,
             "-m",
             "tests.spark_support",
-            str(spark.landing),
+            str(runs.spark.landing),
             str(spark_dir),
             str(export),
             str(incremental_export),
@@ -151,8 +164,8 @@ def test_loader_session_has_the_spark_targets_settings(
     assert rendered["spark.sql.warehouse.dir"] == f"{tmp_path}/warehouse"
 
 
-def test_the_spark_run_holds_the_bad_file_back(runs: dict[str, CliRun]) -> None:
-    spark = runs["spark"]
+def test_the_spark_run_holds_the_bad_file_back(runs: PipelineRuns) -> None:
+    spark = runs.spark
     out = spark.stdout
     assert "STEP FAILED" not in out, out + spark.stderr[-5000:]
     assert f"BLOCKED {BAD}: " in out, out
@@ -173,16 +186,16 @@ def _failed_checks(run: CliRun) -> set[str]:
     return {line.split()[2] for line in run.stdout.splitlines() if line.startswith("CHECK FAILED ")}
 
 
-def test_the_spark_runs_checks_fail_where_the_duckdb_runs_do(runs: dict[str, CliRun]) -> None:
+def test_the_spark_runs_checks_fail_where_the_duckdb_runs_do(runs: PipelineRuns) -> None:
     """Every dbt data test runs as an asset check: on Spark, the same ones fail (the unreadable
     file and the blocked one), no other."""
-    failed = _failed_checks(runs["spark"])
-    assert failed == _failed_checks(runs["duckdb"]), runs["spark"].stdout
+    failed = _failed_checks(runs.spark)
+    assert failed == _failed_checks(runs.duckdb), runs.spark.stdout
     assert "raw/nps_responses:raw_nps_responses_suite" in failed
 
 
-def test_the_model_suites_ran_on_spark_dataframes(runs: dict[str, CliRun]) -> None:
-    spark = runs["spark"]
+def test_the_model_suites_ran_on_spark_dataframes(runs: PipelineRuns) -> None:
+    spark = runs.spark
     verdicts = []
     for asset, check in (
         (["marts", "nps_daily"], "nps_daily_suite"),
@@ -194,37 +207,35 @@ def test_the_model_suites_ran_on_spark_dataframes(runs: dict[str, CliRun]) -> No
         assert evaluation.metadata["evaluated_expectations"].value > 0
         # the same verdict as DuckDB's over the same files (the fixtures' newest response is
         # older than the freshness window on both engines: that warning is expected)
-        on_duckdb = check_evaluation(runs["duckdb"], asset, check)
+        on_duckdb = check_evaluation(runs.duckdb, asset, check)
         verdict = (evaluation.passed, evaluation.metadata["failed"].value)
         assert verdict == (on_duckdb.passed, on_duckdb.metadata["failed"].value), check
         verdicts.append(verdict)
     assert any(passed for passed, _ in verdicts)
 
 
-def test_the_spark_runs_marts_equal_the_duckdb_runs(
-    runs: dict[str, CliRun], spark_dbt: dict
-) -> None:
+def test_the_spark_runs_marts_equal_the_duckdb_runs(runs: PipelineRuns, spark_dbt: dict) -> None:
     """What Spark published (the `marts` schema) and the people_restricted tables it built."""
-    published = {("marts", path.stem): path for path in _published(runs["spark"]).glob("*.parquet")}
+    published = {("marts", path.stem): path for path in _published(runs.spark).glob("*.parquet")}
     assert len(published) >= 15
     spark_tables = {**published, **exported_tables(spark_dbt["export"], ("people_restricted",))}
-    differences = marts_differences(duckdb_marts(runs["duckdb"].warehouse), spark_tables)
+    differences = marts_differences(duckdb_marts(runs.duckdb.warehouse), spark_tables)
     assert not differences, "\n".join(differences[:40])
 
 
-def test_the_report_is_rendered_from_sparks_parquet(runs: dict[str, CliRun]) -> None:
-    out = runs["spark"].stdout
+def test_the_report_is_rendered_from_sparks_parquet(runs: PipelineRuns) -> None:
+    out = runs.spark.stdout
     report = next(line for line in out.splitlines() if line.startswith("Report: "))
     index = Path(report.removeprefix("Report: "))
     assert index.is_file(), out
     assert "<img" in index.read_text(encoding="utf-8")  # charts drawn from the marts
 
 
-def test_spark_loader_keeps_the_landing_contract(runs: dict[str, CliRun]) -> None:
+def test_spark_loader_keeps_the_landing_contract(runs: PipelineRuns) -> None:
     reconciliation = {
         row["source_file"]: row
         for row in pq.read_table(
-            _published(runs["spark"]) / "nps_load_reconciliation.parquet"
+            _published(runs.spark) / "nps_load_reconciliation.parquet"
         ).to_pylist()
     }
     broken = reconciliation["nps/broken/latin1.csv"]
