@@ -18,6 +18,7 @@ import hashlib
 import logging
 import os
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -62,6 +63,11 @@ _FINGERPRINT_TABLES = f"""
 """
 
 
+# one hash over the row's columns as arguments: a third faster than hashing the row as a
+# struct, `hash(t)` (nps_rolling's 17M rows: 1.5 s instead of 2.2 s)
+ROW_HASH = "hash({columns})"
+
+
 @dataclass(frozen=True)
 class _MartState:
     """What a mart holds: its columns and, per day of its first date column (one partition
@@ -82,7 +88,7 @@ def publish_marts(
     """Publish the warehouse's marts: the read-only DuckDB file and one Parquet file per mart.
 
     Only what changed is written. Each mart's rows are fingerprinted per day (a count and a
-    sum of row hashes, one scan); the previous publication is copied beside itself and only
+    sum of row hashes, one scan) while the previous publication is copied beside itself; only
     the marts that differ are patched in the copy (the changed days deleted and inserted again,
     or the whole table where the columns changed or there is no day column), and only their
     Parquet files are written again. `fresh` writes everything into a new file instead: after
@@ -96,43 +102,50 @@ def publish_marts(
     staged_database.unlink(missing_ok=True)
     shutil.rmtree(staged_parquet, ignore_errors=True)
     staged_parquet.mkdir()
-    if database.exists() and not fresh:
-        shutil.copyfile(database, staged_database)
-    tables: dict[str, int] = {}
-    changed: list[str] = []
-    conn = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        apply_duckdb_settings(conn)  # big marts stream through within NPS_DUCKDB_MEMORY_LIMIT
-        # a read-only connection attaches read-only unless told otherwise
-        conn.execute(f"attach {sql_literal(str(staged_database))} as published (read_only false)")
-        previous = _published_states(conn)
-        if previous is None:  # a new file, or one written before fingerprints: start over
-            previous = {}
-            for schema in (PUBLISHED_SCHEMA, FINGERPRINT_SCHEMA):
-                conn.execute(f"drop schema if exists published.{schema} cascade")
-            conn.execute(f"create schema published.{PUBLISHED_SCHEMA}")
-            conn.execute(f"create schema published.{FINGERPRINT_SCHEMA}")
-            conn.execute(_FINGERPRINT_TABLES.format(db="published"))
-        for name in _mart_names(conn):
-            state = _mart_state(conn, name)
-            tables[name] = state.rows
-            before = previous.pop(name, None)
-            kept_file = (parquet_dir / f"{name}.parquet").exists()
-            if before == state and kept_file:
-                continue
-            _patch_mart(conn, name, state, before)
-            _record_state(conn, name, state)
+    copy_previous = database.exists() and not fresh
+    with ThreadPoolExecutor(max_workers=1) as copier:
+        # the copy is disk work and leaves the GIL: it runs while DuckDB fingerprints the marts
+        # (the current file itself is never opened: a reader may hold it in any mode)
+        copied = (
+            copier.submit(shutil.copyfile, database, staged_database) if copy_previous else None
+        )
+        conn = duckdb.connect(str(warehouse), read_only=True)
+        try:
+            apply_duckdb_settings(conn)  # big marts stream through within NPS_DUCKDB_MEMORY_LIMIT
+            states = {name: _mart_state(conn, name) for name in _mart_names(conn)}
+            if copied is not None:
+                copied.result()
+            # a read-only connection attaches read-only unless told otherwise
             conn.execute(
-                f"copy (select * from {PUBLISHED_SCHEMA}.{quote_identifier(name)}) to "
-                f"{sql_literal(str(staged_parquet / f'{name}.parquet'))} (format parquet)"
+                f"attach {sql_literal(str(staged_database))} as published (read_only false)"
             )
-            changed.append(name)
-        for gone in previous:  # marts dropped from the project since
-            conn.execute(f"drop table published.{PUBLISHED_SCHEMA}.{quote_identifier(gone)}")
-            _record_state(conn, gone, None)
-        conn.execute("detach published")
-    finally:
-        conn.close()
+            previous = _published_states(conn)
+            if previous is None:  # a new file, or one written before fingerprints: start over
+                previous = {}
+                for schema in (PUBLISHED_SCHEMA, FINGERPRINT_SCHEMA):
+                    conn.execute(f"drop schema if exists published.{schema} cascade")
+                conn.execute(f"create schema published.{PUBLISHED_SCHEMA}")
+                conn.execute(f"create schema published.{FINGERPRINT_SCHEMA}")
+                conn.execute(_FINGERPRINT_TABLES.format(db="published"))
+            changed = [
+                name
+                for name, state in states.items()
+                if previous.get(name) != state or not (parquet_dir / f"{name}.parquet").exists()
+            ]
+            for name in changed:
+                _patch_mart(conn, name, states[name], previous.get(name))
+                _record_state(conn, name, states[name])
+                conn.execute(
+                    f"copy (select * from {PUBLISHED_SCHEMA}.{quote_identifier(name)}) to "
+                    f"{sql_literal(str(staged_parquet / f'{name}.parquet'))} (format parquet)"
+                )
+            for gone in sorted(set(previous) - set(states)):  # marts dropped from the project
+                conn.execute(f"drop table published.{PUBLISHED_SCHEMA}.{quote_identifier(gone)}")
+                _record_state(conn, gone, None)
+            conn.execute("detach published")
+        finally:
+            conn.close()
+    tables = {name: state.rows for name, state in states.items()}
     # the swap: each rename is atomic; the database first, so SQL readers switch in one step
     os.replace(staged_database, database)
     _swap_parquet(staged_parquet, parquet_dir, tables, changed)
@@ -168,14 +181,17 @@ def _mart_state(conn: duckdb.DuckDBPyConnection, name: str) -> _MartState:
         "order by ordinal_position",
         [PUBLISHED_SCHEMA, name],
     ).fetchall()
-    signature = hashlib.sha256(repr(columns).encode()).hexdigest()
+    # the row hash is part of the signature: a publication fingerprinted another way is
+    # replaced whole, once, instead of comparing fingerprints that cannot match
+    signature = hashlib.sha256(repr((ROW_HASH, columns)).encode()).hexdigest()
     day_column = next((column for column, kind in columns if kind == "DATE"), None)
     day = quote_identifier(day_column) if day_column else "null::date"
-    # hash(t) hashes the whole row (a struct of its columns); the sum does not depend on the
-    # order of the rows and, unlike xor, does not cancel a duplicated row
+    row_hash = ROW_HASH.format(columns=", ".join(quote_identifier(c) for c, _ in columns))
+    # the sum does not depend on the order of the rows and, unlike xor, does not cancel a
+    # duplicated row
     rows = conn.execute(
-        f"select {day} as day, count(*), sum(hash(t)::hugeint) "
-        f"from {PUBLISHED_SCHEMA}.{quote_identifier(name)} as t group by all"
+        f"select {day} as day, count(*), sum({row_hash}::hugeint) "
+        f"from {PUBLISHED_SCHEMA}.{quote_identifier(name)} group by all"
     ).fetchall()
     partitions = {day_value: (int(count), int(total or 0)) for day_value, count, total in rows}
     return _MartState(signature, day_column, partitions)
