@@ -48,7 +48,8 @@ latest_changes as (
 
     select * from {{ ref('int_nps_latest_changes_rolled_up') }}
     {%- if first_recomputed_day %}
-    where change_date >= cast({{ dbt.dateadd('day', -max_window, first_recomputed_day) }} as date)
+    -- a window's changes dated F - window_days or before reach no recomputed day (grid_rows)
+    where change_date > cast({{ dbt.dateadd('day', '-window_days', first_recomputed_day) }} as date)
     {%- endif %}
 
 ),
@@ -140,6 +141,12 @@ changes as (
 
     from segment_day_counts
     cross join windows
+    {%- if first_recomputed_day %}
+    -- (as for the latest changes: an entry on F - window_days or before reaches no recomputed day)
+    where
+        segment_day_counts.response_date
+        > cast({{ dbt.dateadd('day', '-windows.window_days', first_recomputed_day) }} as date)
+    {%- endif %}
 
     union all
 
@@ -156,6 +163,11 @@ changes as (
 
     from segment_day_counts
     cross join windows
+    {%- if first_recomputed_day %}
+    where
+        segment_day_counts.response_date
+        > cast({{ dbt.dateadd('day', '-2 * windows.window_days', first_recomputed_day) }} as date)
+    {%- endif %}
 
     union all
 
