@@ -186,11 +186,12 @@ def test_checks_are_recorded_in_the_dagster_instance(fixture_run: CliRun) -> Non
 
 
 def test_rerun_loads_nothing_and_changes_nothing(fixture_run: CliRun, tmp_path: Path) -> None:
-    # a copy, so the session's warehouse stays as the first run left it
+    # a copy and a Dagster home of its own, so the session's warehouse and event log stay as
+    # the first run left them (other modules read its latest materializations)
     warehouse = tmp_path / "warehouse.duckdb"
     shutil.copy(fixture_run.warehouse, warehouse)
     before = query(warehouse, "select * from marts.nps_load_reconciliation order by 1")
-    second = run_cli(fixture_run.landing, warehouse, fixture_run.dagster_home)
+    second = run_cli(fixture_run.landing, warehouse, tmp_path / "dagster_home")
     assert "Files loaded this run: 0 (0 rows)" in second.stdout, second.stdout
     assert second.returncode == 1  # the broken file is still there, and still reported
     after = query(warehouse, "select * from marts.nps_load_reconciliation order by 1")

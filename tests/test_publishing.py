@@ -59,7 +59,7 @@ def test_reader_holding_the_published_file_across_a_run(
     reader = duckdb.connect(str(published), read_only=True)
     try:
         before = reader.execute("select count(*) from marts.fct_nps_responses").fetchall()
-        run = run_cli(landing, warehouse, fixture_run.dagster_home)
+        run = run_cli(landing, warehouse, tmp_path / "dagster_home")
         # the open reader neither blocked the run nor broke
         assert "Files loaded this run: 1 (2 rows)" in run.stdout, run.stdout + run.stderr
         assert f"Published for BI tools (read-only): {published}" in run.stdout
