@@ -217,3 +217,17 @@ def test_a_parse_is_kept_per_profile_and_vars_not_per_range(monkeypatch, tmp_pat
     with_one = parse_inputs_key([])
     monkeypatch.setenv("NPS_PG_PASSWORD", "other")
     assert parse_inputs_key([]) == with_one
+
+
+def test_the_dbt_steps_build_no_dbt_adapter_in_this_process() -> None:
+    """The dbt resource skips dagster-dbt's in-process adapter (orchestration/project.py). The
+    override only helps while dagster-dbt's `cli` still calls the method it replaces."""
+    import inspect
+
+    from dagster_dbt import DbtCliResource
+
+    from orchestration.project import NpsDbtCliResource, dbt_resource
+
+    assert isinstance(dbt_resource(), NpsDbtCliResource)
+    assert "self._initialize_dbt_core_adapter(" in inspect.getsource(DbtCliResource.cli)
+    assert dbt_resource()._initialize_dbt_core_adapter(["build"]) is None
