@@ -48,7 +48,7 @@ latest_changes as (
 
     select * from {{ ref('int_nps_latest_changes_rolled_up') }}
     {%- if first_recomputed_day %}
-    -- a window's changes dated F - window_days or before reach no recomputed day (grid_rows)
+    -- a window's changes dated F - window_days or before reach no recomputed day (change_rows)
     where change_date > cast({{ dbt.dateadd('day', '-window_days', first_recomputed_day) }} as date)
     {%- endif %}
 
@@ -229,7 +229,7 @@ kept_calendar as (
 ),
 {%- endif %}
 
-grid_rows as (
+change_rows as (
 
     select
         segment_id,
@@ -310,26 +310,6 @@ grid_rows as (
         > (select bounds.first_recomputed_date from bounds)
     {%- endif %}
 
-    union all
-
-    -- a zero row for every day, window, variant and segment, so days without responses exist
-    select
-        segments.segment_id,
-        calendar.calendar_date,
-        windows.window_days,
-        variants.variant_id,
-        0 as promoters_change,
-        0 as passives_change,
-        0 as detractors_change,
-        0 as previous_promoters_change,
-        0 as previous_passives_change,
-        0 as previous_detractors_change
-
-    from segments
-    cross join calendar
-    cross join windows
-    cross join variants
-
 ),
 
 daily_changes as (
@@ -347,9 +327,38 @@ daily_changes as (
         cast(sum(previous_passives_change) as integer) as previous_passives_change,
         cast(sum(previous_detractors_change) as integer) as previous_detractors_change
 
-    from grid_rows
+    from change_rows
     where calendar_date <= (select bounds.last_date from bounds)
     group by 1, 2, 3, 4
+
+),
+
+dense_changes as (
+
+    -- every day, window, variant and segment, so days without responses exist: the grid joined
+    -- to the days with changes (aggregating the grid with them cost more than joining it)
+    select
+        segments.segment_id,
+        calendar.calendar_date,
+        windows.window_days,
+        variants.variant_id,
+        coalesce(daily_changes.promoters_change, 0) as promoters_change,
+        coalesce(daily_changes.passives_change, 0) as passives_change,
+        coalesce(daily_changes.detractors_change, 0) as detractors_change,
+        coalesce(daily_changes.previous_promoters_change, 0) as previous_promoters_change,
+        coalesce(daily_changes.previous_passives_change, 0) as previous_passives_change,
+        coalesce(daily_changes.previous_detractors_change, 0) as previous_detractors_change
+
+    from segments
+    cross join calendar
+    cross join windows
+    cross join variants
+    left join daily_changes
+        on
+            segments.segment_id = daily_changes.segment_id
+            and calendar.calendar_date = daily_changes.calendar_date
+            and windows.window_days = daily_changes.window_days
+            and variants.variant_id = daily_changes.variant_id
 
 ),
 
@@ -367,7 +376,7 @@ running_sums as (
         cast(sum(previous_passives_change) over running_sum as {{ dbt.type_bigint() }}) as previous_passives,
         cast(sum(previous_detractors_change) over running_sum as {{ dbt.type_bigint() }}) as previous_detractors
 
-    from daily_changes
+    from dense_changes
     window running_sum as (
         partition by segment_id, window_days, variant_id
         order by calendar_date
