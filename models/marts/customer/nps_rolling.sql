@@ -335,8 +335,8 @@ daily_changes as (
 
 dense_changes as (
 
-    -- every day, window, variant and segment, so days without responses exist: the grid joined
-    -- to the days with changes (aggregating the grid with them cost more than joining it)
+    -- every day, window, variant and segment, so days without responses exist: the grid is
+    -- left-joined to the days with changes, so only the changes are grouped above
     select
         segments.segment_id,
         calendar.calendar_date,
