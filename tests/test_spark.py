@@ -81,7 +81,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> PipelineRuns:
             root / "spark_run" / "warehouse.duckdb",
             root / "spark_home",
             target="spark",
-            env={"NPS_SPARK_WAREHOUSE_DIR": str(spark_dir)},
+            env=spark_environment(spark_dir),
             timeout=SPARK_RUN_TIMEOUT_SECONDS,
         ),
         spark_dir=spark_dir,
