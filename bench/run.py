@@ -38,6 +38,7 @@ from pathlib import Path
 import duckdb
 
 from bench.generate import BenchData, generate
+from orchestration.settings import PARQUET_LAYOUT_ENV, PARQUET_LAYOUTS, parquet_layout_from_env
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_WORK = REPO / "data" / "bench"
@@ -381,7 +382,7 @@ def _phase_text(phases: list[Phase]) -> str:
 def table(size: str, data: BenchData, scenarios: list[Scenario]) -> str:
     lines = [
         f"### {size}: {data.responses:,} responses, {data.files_history} history files + "
-        f"{data.files_new_day} new-day files",
+        f"{data.files_new_day} new-day files, Parquet layout `{parquet_layout_from_env()}`",
         "",
         "| scenario | pipeline s | pipeline peak GiB | bare s | bare peak GiB | pipeline / bare "
         "| numbers equal | note |",
@@ -415,7 +416,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
     parser.add_argument("--sizes", nargs="+", default=["1m"], help="e.g. 1m 10m 100m")
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK, help="data and runs")
+    parser.add_argument(
+        "--parquet-layout",
+        choices=PARQUET_LAYOUTS,
+        default=None,
+        help="the published Parquet's layout in every pipeline run "
+        f"(default ${PARQUET_LAYOUT_ENV}, else file)",
+    )
     args = parser.parse_args(argv)
+    if args.parquet_layout:
+        os.environ[PARQUET_LAYOUT_ENV] = args.parquet_layout  # the pipeline runs inherit it
 
     def log(message: str) -> None:
         # a command line: it talks to a person on stdout

@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 
 from orchestration.engines import (
+    DUCKDB,
     POSTGRES,
     SPARK,
     TARGET_ENV,
@@ -21,8 +22,11 @@ from orchestration.engines import (
 from orchestration.settings import (
     DEFAULT_LANDING_DIR,
     DEFAULT_WAREHOUSE,
+    FILE_LAYOUT,
+    PARQUET_LAYOUT_ENV,
     PUBLISH_DIR_ENV,
     Settings,
+    parquet_layout_from_env,
 )
 
 
@@ -137,6 +141,17 @@ def _run(args: argparse.Namespace) -> int:
     if getattr(args, "target", None):
         os.environ[TARGET_ENV] = args.target  # read by profiles.yml and the engine choice
     target = current_target()
+    try:
+        layout = parquet_layout_from_env()
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    if layout != FILE_LAYOUT and target != DUCKDB:
+        print(
+            f"{PARQUET_LAYOUT_ENV}={layout} is implemented for the DuckDB target only",
+            file=sys.stderr,
+        )
+        return 2
     days = None
     if getattr(args, "start", None):
         from orchestration.partitions import DayRange
@@ -259,6 +274,11 @@ def _forget(args: argparse.Namespace) -> int:
     if not warehouse.is_file():
         print(f"warehouse not found: {warehouse}", file=sys.stderr)
         return 2
+    try:
+        layout = parquet_layout_from_env()  # checked before anything is erased
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     if args.target:
         os.environ[TARGET_ENV] = args.target
     if current_target() == SPARK:
@@ -288,7 +308,13 @@ def _forget(args: argparse.Namespace) -> int:
             print(f"Published Parquet refreshed: {publish_dir / PARQUET_DIR}")
     elif (publish_dir / PUBLISHED_DATABASE).exists():
         # a new file, not a patched copy: deleted rows may linger in a file's free blocks
-        publish_marts(warehouse, publish_dir, run_id=f"forget-{report.request_id}", fresh=True)
+        publish_marts(
+            warehouse,
+            publish_dir,
+            run_id=f"forget-{report.request_id}",
+            fresh=True,
+            parquet_layout=layout,
+        )
         print(f"Published copy refreshed: {publish_dir / PUBLISHED_DATABASE}")
     print(
         "Tombstone recorded: re-loaded files will not bring them back. Aggregates are "

@@ -5,6 +5,10 @@ holding it would block the pipeline. They open the published copy instead. Each 
 written beside the old one and renamed over it, so a reader sees the old marts or the new ones,
 never a mix; a reader that still holds the old file keeps reading it (POSIX rename semantics).
 
+With $NPS_PARQUET_LAYOUT=monthly (DuckDB target) each mart's Parquet is a folder with a file
+per month of its first date column instead of one file, so a new day rewrites the files of the
+months it changed and hard-links the others (`_write_monthly`).
+
 On PostgreSQL, BI tools query the database itself (its readers never block a writer), so only
 the Parquet files are written, read from PostgreSQL's marts (`publish_parquet`).
 
@@ -20,6 +24,7 @@ import os
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,6 +34,7 @@ import pyarrow.parquet as pq
 from orchestration.engines.postgres_engine import PostgresEngine, arrow_batches
 from orchestration.landing.loader import apply_duckdb_settings
 from orchestration.landing.readers import quote_identifier, sql_literal
+from orchestration.settings import FILE_LAYOUT, MONTHLY_LAYOUT, PARQUET_LAYOUTS
 
 if TYPE_CHECKING:
     from orchestration.engines.spark_engine import SparkEngine
@@ -39,6 +45,12 @@ PUBLISHED_SCHEMA = "marts"
 # not "marts.duckdb": its catalog name would clash with the schema `marts`
 PUBLISHED_DATABASE = "nps_warehouse.duckdb"
 PARQUET_DIR = "parquet"
+# the monthly layout's folders: `parquet/<mart>` is a symbolic link to
+# `.parquet_versions/<mart>/<run id>`, swapped by rename like the files of the file layout
+PARQUET_VERSIONS_DIR = ".parquet_versions"
+# the monthly layout's file for a mart's rows without a day (all rows of a mart with no date
+# column; the empty file of an empty mart, so its folder still tells readers its columns)
+UNDATED = "undated"
 
 
 @dataclass(frozen=True)
@@ -83,16 +95,24 @@ class _MartState:
 
 
 def publish_marts(
-    warehouse: Path, publish_dir: Path, run_id: str, fresh: bool = False
+    warehouse: Path,
+    publish_dir: Path,
+    run_id: str,
+    fresh: bool = False,
+    parquet_layout: str = FILE_LAYOUT,
 ) -> Publication:
-    """Publish the warehouse's marts: the read-only DuckDB file and one Parquet file per mart.
+    """Publish the warehouse's marts: the read-only DuckDB file and Parquet per mart, one file
+    (`parquet_layout` `file`) or a folder of a file per month (`monthly`).
 
     Only what changed is written. Each mart's rows are fingerprinted per day (a count and a
     sum of row hashes, one scan) while the previous publication is copied beside itself; only
     the marts that differ are patched in the copy (the changed days deleted and inserted again,
     or the whole table where the columns changed or there is no day column), and only their
-    Parquet files are written again. `fresh` writes everything into a new file instead: after
-    an erasure (`nps-warehouse forget`) no deleted row may linger in the file's free blocks."""
+    Parquet is written again: the whole file, or the files of the changed months. `fresh`
+    writes everything anew instead: after an erasure (`nps-warehouse forget`) no deleted row
+    may linger in the file's free blocks or in an earlier Parquet version."""
+    if parquet_layout not in PARQUET_LAYOUTS:
+        raise ValueError(f"unknown Parquet layout {parquet_layout!r}: {PARQUET_LAYOUTS}")
     publish_dir.mkdir(parents=True, exist_ok=True)
     parquet_dir = publish_dir / PARQUET_DIR
     parquet_dir.mkdir(exist_ok=True)
@@ -130,15 +150,27 @@ def publish_marts(
             changed = [
                 name
                 for name, state in states.items()
-                if previous.get(name) != state or not (parquet_dir / f"{name}.parquet").exists()
+                if previous.get(name) != state
+                or not _parquet_published(parquet_dir, name, parquet_layout)
             ]
             for name in changed:
                 _patch_mart(conn, name, states[name], previous.get(name))
                 _record_state(conn, name, states[name])
-                conn.execute(
-                    f"copy (select * from {PUBLISHED_SCHEMA}.{quote_identifier(name)}) to "
-                    f"{sql_literal(str(staged_parquet / f'{name}.parquet'))} (format parquet)"
-                )
+                if parquet_layout == MONTHLY_LAYOUT:
+                    _write_monthly(
+                        conn,
+                        name,
+                        states[name],
+                        previous.get(name),
+                        written=publish_dir / PARQUET_VERSIONS_DIR / name / run_id,
+                        published=_published_version(parquet_dir, name),
+                    )
+                else:
+                    conn.execute(
+                        f"copy (select * from {PUBLISHED_SCHEMA}.{quote_identifier(name)}) to "
+                        f"{sql_literal(str(staged_parquet / f'{name}.parquet'))} "
+                        "(format parquet)"
+                    )
             for gone in sorted(set(previous) - set(states)):  # marts dropped from the project
                 conn.execute(f"drop table published.{PUBLISHED_SCHEMA}.{quote_identifier(gone)}")
                 _record_state(conn, gone, None)
@@ -146,9 +178,15 @@ def publish_marts(
         finally:
             conn.close()
     tables = {name: state.rows for name, state in states.items()}
-    # the swap: each rename is atomic; the database first, so SQL readers switch in one step
+    # the swaps, each rename atomic. The Parquet first: the database holds the fingerprints
+    # that say what the Parquet holds, so a publication stopped between the two is written
+    # again by the next one instead of leaving Parquet that the fingerprints call current
+    if parquet_layout == MONTHLY_LAYOUT:
+        shutil.rmtree(staged_parquet, ignore_errors=True)
+        _swap_monthly(publish_dir, tables, changed, run_id, keep_previous=not fresh)
+    else:
+        _swap_parquet(staged_parquet, parquet_dir, tables, changed)
     os.replace(staged_database, database)
-    _swap_parquet(staged_parquet, parquet_dir, tables, changed)
     log.info(
         "published %d marts to %s (%d changed: %s)",
         len(tables),
@@ -218,6 +256,23 @@ def _published_states(conn: duckdb.DuckDBPyConnection) -> dict[str, _MartState] 
     return states
 
 
+def _changed_days(state: _MartState, before: _MartState | None) -> list[object] | None:
+    """The days (None: the rows without one) whose rows differ from `before`; None when the
+    whole mart is to be written: no previous copy, other columns, or no day column."""
+    if (
+        before is None
+        or before.columns_signature != state.columns_signature
+        or state.day_column is None
+        or before.day_column != state.day_column
+    ):
+        return None
+    return [
+        day
+        for day in set(state.partitions) | set(before.partitions)
+        if state.partitions.get(day) != before.partitions.get(day)
+    ]
+
+
 def _patch_mart(
     conn: duckdb.DuckDBPyConnection, name: str, state: _MartState, before: _MartState | None
 ) -> None:
@@ -225,20 +280,10 @@ def _patch_mart(
     when the previous copy has the same columns and a day column, the whole table otherwise."""
     source = f"{PUBLISHED_SCHEMA}.{quote_identifier(name)}"
     target = f"published.{source}"
-    same_shape = (
-        before is not None
-        and before.columns_signature == state.columns_signature
-        and state.day_column is not None
-        and before.day_column == state.day_column
-    )
-    if not same_shape:
+    days = _changed_days(state, before)
+    if days is None:
         conn.execute(f"create or replace table {target} as select * from {source}")
         return
-    days = [
-        day
-        for day in set(state.partitions) | set(before.partitions)
-        if state.partitions.get(day) != before.partitions.get(day)
-    ]
     if not days:
         return
     day = quote_identifier(str(state.day_column))
@@ -254,6 +299,94 @@ def _patch_mart(
     conn.execute(f"delete from {target} where {matches}")
     conn.execute(f"insert into {target} select * from {source} where {matches}")
     conn.execute(f"drop table {changed_days}")
+
+
+def _month_file(day: object) -> str:
+    return f"{day:%Y-%m}.parquet" if isinstance(day, date) else f"{UNDATED}.parquet"
+
+
+def _parquet_published(parquet_dir: Path, name: str, layout: str) -> bool:
+    if layout == MONTHLY_LAYOUT:
+        return _published_version(parquet_dir, name) is not None
+    return (parquet_dir / f"{name}.parquet").is_file()
+
+
+def _published_version(parquet_dir: Path, name: str) -> Path | None:
+    """The folder the monthly layout's link `parquet/<mart>` points to, None without one."""
+    link = parquet_dir / name
+    return link.resolve() if link.is_symlink() and link.is_dir() else None
+
+
+def _write_monthly(
+    conn: duckdb.DuckDBPyConnection,
+    name: str,
+    state: _MartState,
+    before: _MartState | None,
+    written: Path,
+    published: Path | None,
+) -> None:
+    """Write mart `name` into the new folder `written`, a file per month of its day column:
+    the months with a changed day from the warehouse, the others hard-linked from the
+    `published` folder (they are the same bytes; a link costs no copy)."""
+    shutil.rmtree(written, ignore_errors=True)
+    written.mkdir(parents=True)
+    changed = _changed_days(state, before) if published is not None else None
+    rewritten = None if changed is None else {_month_file(day) for day in changed}
+    files: dict[str, list[object]] = {}
+    for day in state.partitions:
+        files.setdefault(_month_file(day), []).append(day)
+    if not files:  # an empty mart: one empty file keeps its columns readable
+        files[_month_file(None)] = [None]
+    source = f"{PUBLISHED_SCHEMA}.{quote_identifier(name)}"
+    for file_name, days in sorted(files.items()):
+        target = written / file_name
+        kept = published / file_name if published is not None else None
+        if rewritten is not None and file_name not in rewritten and kept and kept.is_file():
+            os.link(kept, target)
+            continue
+        if state.day_column is None:
+            rows = "true"
+        elif days == [None]:
+            rows = f"{quote_identifier(state.day_column)} is null"
+        else:
+            first = min(day for day in days if isinstance(day, date)).replace(day=1)
+            following = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+            rows = (
+                f"{quote_identifier(state.day_column)} >= {sql_literal(first.isoformat())} "
+                f"and {quote_identifier(state.day_column)} < "
+                f"{sql_literal(following.isoformat())}"
+            )
+        conn.execute(
+            f"copy (select * from {source} where {rows}) to {sql_literal(str(target))} "
+            "(format parquet)"
+        )
+
+
+def _swap_monthly(
+    publish_dir: Path, tables: dict[str, int], written: list[str], run_id: str, keep_previous: bool
+) -> None:
+    """Point each `written` mart's link at its new folder (a rename: readers resolve the old
+    folder or the new one), keep the folder it pointed to until the next publication (a reader
+    may have just resolved it) unless not `keep_previous`, and drop the older folders, the
+    file layout's files and the links of marts no longer published."""
+    parquet_dir = publish_dir / PARQUET_DIR
+    versions = publish_dir / PARQUET_VERSIONS_DIR
+    for name in written:
+        link = parquet_dir / name
+        replaced = _published_version(parquet_dir, name)
+        staged_link = parquet_dir / f".{name}.{run_id}"
+        staged_link.unlink(missing_ok=True)
+        staged_link.symlink_to(os.path.relpath(versions / name / run_id, parquet_dir))
+        os.replace(staged_link, link)
+        for folder in (versions / name).iterdir():
+            if folder.name != run_id and not (keep_previous and folder == replaced):
+                shutil.rmtree(folder)
+    for entry in parquet_dir.iterdir():
+        if entry.is_symlink() and entry.name not in tables:
+            entry.unlink()
+            shutil.rmtree(versions / entry.name, ignore_errors=True)
+        elif entry.suffix == ".parquet" and entry.is_file():  # the file layout's
+            entry.unlink()
 
 
 def _record_state(conn: duckdb.DuckDBPyConnection, name: str, state: _MartState | None) -> None:
@@ -372,4 +505,7 @@ def _swap_parquet(
         os.replace(staged / f"{name}.parquet", parquet_dir / f"{name}.parquet")
     for stale in set(p.stem for p in parquet_dir.glob("*.parquet")) - set(tables):
         (parquet_dir / f"{stale}.parquet").unlink()
+    for link in (entry for entry in parquet_dir.iterdir() if entry.is_symlink()):
+        link.unlink()  # the monthly layout's folders, after a switch back to files
+    shutil.rmtree(parquet_dir.parent / PARQUET_VERSIONS_DIR, ignore_errors=True)
     shutil.rmtree(staged, ignore_errors=True)

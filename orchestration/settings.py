@@ -14,6 +14,13 @@ LANDING_ENV = "NPS_LANDING_DIR"
 WAREHOUSE_ENV = "NPS_WAREHOUSE"
 PUBLISH_DIR_ENV = "NPS_PUBLISH_DIR"
 DAGSTER_HOME_ENV = "DAGSTER_HOME"
+PARQUET_LAYOUT_ENV = "NPS_PARQUET_LAYOUT"
+
+# how the published Parquet is laid out: `file`, one file per mart (`parquet/<mart>.parquet`);
+# `monthly`, a folder per mart with a file per month (`parquet/<mart>/<YYYY-MM>.parquet`)
+FILE_LAYOUT = "file"
+MONTHLY_LAYOUT = "monthly"
+PARQUET_LAYOUTS = (FILE_LAYOUT, MONTHLY_LAYOUT)
 
 DEFAULT_LANDING_DIR = PROJECT_DIR / "data" / "landing"
 DEFAULT_WAREHOUSE = PROJECT_DIR / "data" / "warehouse.duckdb"
@@ -36,3 +43,14 @@ class Settings:
         """Export the paths to the environment, read by dbt's profile and Dagster's resources."""
         os.environ[LANDING_ENV] = str(self.landing_dir)
         os.environ[WAREHOUSE_ENV] = str(self.warehouse_path)
+
+
+def parquet_layout_from_env() -> str:
+    """$NPS_PARQUET_LAYOUT, `file` when unset; ValueError naming the choices otherwise."""
+    layout = (os.environ.get(PARQUET_LAYOUT_ENV) or FILE_LAYOUT).strip().lower()
+    if layout not in PARQUET_LAYOUTS:
+        raise ValueError(
+            f"{PARQUET_LAYOUT_ENV}={os.environ.get(PARQUET_LAYOUT_ENV)!r}: "
+            f"expected one of {', '.join(PARQUET_LAYOUTS)}"
+        )
+    return layout

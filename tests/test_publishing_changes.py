@@ -1,21 +1,28 @@
 """Publishing writes only what changed (real DuckDB files): the published copy and the Parquet
 files always equal the warehouse's marts, unchanged marts keep their files, changed days are
-patched, and `fresh` (after an erasure) writes a new file."""
+patched, and `fresh` (after an erasure) writes a new file. In the monthly Parquet layout only
+the changed months' files are written."""
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 import pytest
 
+from orchestration.cli import main
+from orchestration.engines import TARGET_ENV
 from orchestration.publish import (
     FINGERPRINT_SCHEMA,
     PARQUET_DIR,
+    PARQUET_VERSIONS_DIR,
     PUBLISHED_DATABASE,
     publish_marts,
 )
+from orchestration.settings import MONTHLY_LAYOUT, PARQUET_LAYOUT_ENV
 
 
 @pytest.fixture
@@ -41,7 +48,9 @@ def _sql(path: Path, sql: str) -> list[tuple]:
         return conn.execute(sql).fetchall()
 
 
-def _assert_published_equals(warehouse: Path, published: Path) -> None:
+def _assert_published_equals(
+    warehouse: Path, published: Path, parquet_layout: str = "file"
+) -> None:
     with duckdb.connect() as conn:
         conn.execute(f"attach '{warehouse}' as wh (read_only)")
         conn.execute(f"attach '{published / PUBLISHED_DATABASE}' as pub (read_only)")
@@ -60,9 +69,14 @@ def _assert_published_equals(warehouse: Path, published: Path) -> None:
             ).fetchall()
         )
         assert published_marts == marts
-        assert sorted(p.stem for p in (published / PARQUET_DIR).glob("*.parquet")) == marts
+        if parquet_layout == MONTHLY_LAYOUT:
+            assert sorted(p.name for p in (published / PARQUET_DIR).iterdir()) == marts
+        else:
+            assert sorted(p.stem for p in (published / PARQUET_DIR).glob("*.parquet")) == marts
         for mart in marts:
             parquet = published / PARQUET_DIR / f"{mart}.parquet"
+            if parquet_layout == MONTHLY_LAYOUT:
+                parquet = published / PARQUET_DIR / mart / "*.parquet"
             for copy in (f"pub.marts.{mart}", f"read_parquet('{parquet}')"):
                 differing = conn.execute(
                     f"select count(*) from ((select * from wh.marts.{mart} except all "
@@ -188,3 +202,117 @@ def test_fresh_leaves_no_trace_of_deleted_rows(warehouse: Path, tmp_path: Path) 
     assert secret.encode() not in (published / PUBLISHED_DATABASE).read_bytes()
     for parquet in (published / PARQUET_DIR).glob("*.parquet"):
         assert secret.encode() not in parquet.read_bytes()
+
+
+def _month_files(published: Path, mart: str) -> dict[str, int]:
+    """The monthly layout's files of `mart` as readers see them: name -> inode."""
+    return {p.name: p.stat().st_ino for p in (published / PARQUET_DIR / mart).glob("*.parquet")}
+
+
+def test_monthly_layout_writes_only_the_changed_months(warehouse: Path, tmp_path: Path) -> None:
+    published = tmp_path / "published"
+    with duckdb.connect(str(warehouse)) as conn:  # a second and a third month
+        conn.execute(
+            "insert into marts.daily select date '2025-02-01' + (i % 50)::int, 'branch-2', i "
+            "from range(500) as r(i)"
+        )
+    first = publish_marts(warehouse, published, "one", parquet_layout=MONTHLY_LAYOUT)
+    assert first.changed == ("daily", "themes")
+    _assert_published_equals(warehouse, published, MONTHLY_LAYOUT)
+    before = _month_files(published, "daily")
+    assert sorted(before) == [
+        "2025-01.parquet",
+        "2025-02.parquet",
+        "2025-03.parquet",
+        "undated.parquet",
+    ]
+    assert sorted(_month_files(published, "themes")) == ["undated.parquet"]  # no date column
+    # readers of a folder see exactly the mart's columns: no partition column is added
+    table = pq.read_table(published / PARQUET_DIR / "daily")
+    assert table.column_names == ["day", "branch", "responses"] and table.num_rows == 3501
+
+    assert publish_marts(warehouse, published, "two", parquet_layout=MONTHLY_LAYOUT).changed == ()
+    assert _month_files(published, "daily") == before
+
+    with duckdb.connect(str(warehouse)) as conn:  # one February day changes, April begins
+        conn.execute("update marts.daily set responses = -responses where day = '2025-02-10'")
+        conn.execute("insert into marts.daily values ('2025-04-02', 'branch-3', 1)")
+    replaced = (published / PARQUET_DIR / "daily").resolve()
+    patched = publish_marts(warehouse, published, "three", parquet_layout=MONTHLY_LAYOUT)
+    assert patched.changed == ("daily",)
+    _assert_published_equals(warehouse, published, MONTHLY_LAYOUT)
+    after = _month_files(published, "daily")
+    assert sorted(after) == sorted([*before, "2025-04.parquet"])
+    # the unchanged months are the same files (hard links), the changed one is new
+    for month in ("2025-01.parquet", "2025-03.parquet", "undated.parquet"):
+        assert after[month] == before[month]
+    assert after["2025-02.parquet"] != before["2025-02.parquet"]
+    # a reader that resolved the folder just before the swap still has all of it
+    assert replaced.is_dir() and (published / PARQUET_DIR / "daily").resolve() != replaced
+    assert duckdb.sql(f"select count(*) from '{replaced}/*.parquet'").fetchall() == [(3501,)]
+    versions = published / PARQUET_VERSIONS_DIR / "daily"
+    assert sorted(p.name for p in versions.iterdir()) == ["one", "three"]
+    publish_marts(warehouse, published, "four", parquet_layout=MONTHLY_LAYOUT, fresh=True)
+    assert sorted(p.name for p in versions.iterdir()) == ["four"]  # fresh keeps no older copy
+
+
+def test_switching_parquet_layouts_leaves_nothing_behind(warehouse: Path, tmp_path: Path) -> None:
+    published = tmp_path / "published"
+    publish_marts(warehouse, published, "one")
+    switched = publish_marts(warehouse, published, "two", parquet_layout=MONTHLY_LAYOUT)
+    assert switched.changed == ("daily", "themes")  # the same rows, but not yet as folders
+    _assert_published_equals(warehouse, published, MONTHLY_LAYOUT)
+    assert not list((published / PARQUET_DIR).glob("*.parquet"))
+    with duckdb.connect(str(warehouse)) as conn:
+        conn.execute("drop table marts.themes")
+    publish_marts(warehouse, published, "three", parquet_layout=MONTHLY_LAYOUT)
+    _assert_published_equals(warehouse, published, MONTHLY_LAYOUT)
+    assert not (published / PARQUET_VERSIONS_DIR / "themes").exists()
+    back = publish_marts(warehouse, published, "four")
+    assert back.changed == ("daily",)
+    _assert_published_equals(warehouse, published)
+    assert not (published / PARQUET_VERSIONS_DIR).exists()
+    assert sorted(os.listdir(published)) == [PUBLISHED_DATABASE, PARQUET_DIR]
+
+
+def test_fresh_monthly_publication_keeps_no_erased_row(warehouse: Path, tmp_path: Path) -> None:
+    published = tmp_path / "published"
+    secret = "erased-respondent-5c1d2e"
+    with duckdb.connect(str(warehouse)) as conn:
+        conn.execute(f"insert into marts.daily values ('2025-01-03', '{secret}', 1)")
+    publish_marts(warehouse, published, "one", parquet_layout=MONTHLY_LAYOUT)
+    with duckdb.connect(str(warehouse)) as conn:
+        conn.execute(f"delete from marts.daily where branch = '{secret}'")
+    publish_marts(warehouse, published, "forget", parquet_layout=MONTHLY_LAYOUT, fresh=True)
+    _assert_published_equals(warehouse, published, MONTHLY_LAYOUT)
+    for path in published.rglob("*"):
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes(), path
+
+
+@pytest.mark.parametrize(
+    ("layout", "target", "message"),
+    [
+        ("by-week", "duckdb", "expected one of file, monthly"),
+        ("monthly", "postgres", "implemented for the DuckDB target only"),
+    ],
+)
+def test_an_unusable_parquet_layout_stops_the_run_before_it_starts(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    layout: str,
+    target: str,
+    message: str,
+) -> None:
+    monkeypatch.setenv(PARQUET_LAYOUT_ENV, layout)
+    # `run --target` sets DBT_TARGET in this process for dbt: restored after the test, or the
+    # modules that run next on this worker would build on that target
+    monkeypatch.setenv(TARGET_ENV, "duckdb")
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    warehouse = tmp_path / "warehouse.duckdb"
+    command = ["run", "--landing", str(landing), "--warehouse", str(warehouse)]
+    assert main([*command, "--target", target]) == 2
+    assert message in capsys.readouterr().err
+    assert not warehouse.exists()
