@@ -58,8 +58,9 @@
                                              this model's watermark, plus the partition range
         nps_delete_upstream_days(day_column, upstream)  pre-hook
         nps_delete_unreplaced_rows(day_column, upstream)  post-hook (model with `_processed_at`)
-        nps_delete_from_first_upstream_day(day_column, upstream)  pre-hook
         nps_first_upstream_day(upstream)  -> SQL date: the earliest of nps_upstream_days (null: none)
+        nps_latest_changes_first_day()    -> none or a SQL date literal (int_nps_latest_changes_rolled_up)
+        nps_latest_changes_delete_recomputed_days()  its pre-hook
         nps_delete_rows_where(day_column, condition)  hook statement: delete, or drop partitions
         nps_with_kept_rows(batch, partition_column, key_columns, reprocessed_days=none)
                                           -> select of the model's rows (batch + kept rows)
@@ -422,10 +423,43 @@
     ) }}
 {%- endmacro %}
 
-{% macro nps_delete_from_first_upstream_day(day_column, upstream) -%}
-    {{ nps_warehouse.nps_delete_rows_where(
-        day_column, day_column ~ ' >= ' ~ nps_warehouse.nps_first_upstream_day(upstream)
-    ) }}
+{#- int_nps_latest_changes_rolled_up (incremental): the first change_date a run recomputes, as a
+    SQL date literal (computed by query, once in the model's SQL and once in its delete hook,
+    both before that hook runs; none when not incremental or nothing changed upstream). The
+    model keeps the changes dated up to the newest response day only, as no later day has a
+    window count: so besides the changes from the first day int_nps_responses_aggregated
+    reprocessed on, a run computes the ones after the last day the table holds (the exits of
+    older responses falling on the days added since). A day of changes that all cancelled out
+    leaves no row: the run then recomputes from there, which is only more work. -#}
+{% macro nps_latest_changes_first_day() -%}
+    {%- if not (execute and is_incremental()) -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set first_upstream_day = nps_warehouse.nps_first_upstream_day('int_nps_responses_aggregated') -%}
+    {%- set found = run_query(
+        "select cast(case when " ~ first_upstream_day ~ " is not null then least(
+            " ~ first_upstream_day ~ ",
+            coalesce(
+                cast(" ~ dbt.dateadd('day', 1, '(select max(kept.change_date) from ' ~ this ~ ' as kept)') ~ " as date),
+                " ~ first_upstream_day ~ "
+            )
+        ) end as " ~ dbt.type_string() ~ ")"
+    ) -%}
+    {%- set first_day = found.columns[0].values()[0] -%}
+    {%- if first_day is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return("cast('" ~ first_day ~ "' as date)") }}
+{%- endmacro %}
+
+{#- int_nps_latest_changes_rolled_up pre-hook: the changes it recomputes go first. -#}
+{% macro nps_latest_changes_delete_recomputed_days() -%}
+    {%- if is_incremental() -%}
+        {%- set first_day = nps_warehouse.nps_latest_changes_first_day() -%}
+        {%- if first_day -%}
+            {{ nps_warehouse.nps_delete_rows_where('change_date', 'change_date >= ' ~ first_day) }}
+        {%- endif -%}
+    {%- endif -%}
 {%- endmacro %}
 
 {#- nps_rolling (incremental): the first calendar day a run recomputes, as a SQL date expression

@@ -609,6 +609,59 @@ def test_a_new_day_reads_only_its_files_and_the_files_sharing_its_ids(tmp_path: 
     assert "old.csv" not in read_filter
 
 
+def test_a_day_after_a_gap_brings_the_window_exits_dated_in_between(tmp_path: Path) -> None:
+    """int_nps_latest_changes_rolled_up keeps the changes dated up to the newest response day
+    only, so a run that adds a day after a gap computes the exits that fall on the days between
+    (C1's answer leaves the 7-day window on 2025-03-08, C2's on 2025-03-10) from the last day
+    it holds, whatever days upstream reprocessed: here the log is cut to the new days (a run
+    reprocesses the previous newest day too, through the lookback, which hides a model that
+    relied on it)."""
+    landing, warehouse = tmp_path / "landing", tmp_path / "w" / "warehouse.duckdb"
+    warehouse.parent.mkdir()
+    nps = landing / "nps" / "daily"
+    start = datetime(2025, 3, 3, 23, 0, tzinfo=UTC)
+    write_csv(
+        nps / "2025-03-01.csv",
+        [row("A1", "2025-03-01", 10, "C1"), row("A2", "2025-03-03", 3, "C2", branch="BR-0002")],
+    )
+    load(warehouse, landing, "day1", start)
+    dbt_build(warehouse, command="seed")
+    dbt_build(warehouse, "--select", "+nps_rolling", command="run")
+    changes = "select * from intermediate.int_nps_latest_changes_rolled_up"
+    assert query(warehouse, f"select max(change_date) from ({changes})") == [(date(2025, 3, 3),)]
+
+    write_csv(nps / "2025-03-25.csv", [row("B1", "2025-03-25", 9, "C3")])
+    load(warehouse, landing, "day2", start + timedelta(days=22))
+    dbt_build(warehouse, "--select", "+int_nps_responses_aggregated", command="run")
+    conn = duckdb.connect(str(warehouse))
+    conn.execute("delete from intermediate.nps_reprocessed_days where response_date < '2025-03-20'")
+    conn.close()
+    dbt_build(
+        warehouse,
+        "--select",
+        "int_nps_segment_days_rolled_up",
+        "int_nps_responses_sequenced",
+        "int_nps_latest_changes_rolled_up",
+        "nps_rolling",
+        command="run",
+    )
+
+    full = tmp_path / "full" / "warehouse.duckdb"
+    full.parent.mkdir()
+    shutil.copyfile(warehouse, full)
+    dbt_build(full, "--select", "+nps_rolling", "--full-refresh", command="run")
+    for table in (f"({changes})", "marts.nps_rolling"):
+        rows = [sorted(query(db, f"select * from {table}"), key=repr) for db in (warehouse, full)]
+        assert rows[0] and rows[0] == rows[1], table
+    exits = query(
+        warehouse,
+        f"select change_date, detractors_change, promoters_change from ({changes}) "
+        "where window_days = 7 and hierarchy_level = 'all' and segment_type = 'all' "
+        "and change_date between '2025-03-04' and '2025-03-24' order by 1",
+    )
+    assert exits == [(date(2025, 3, 8), 0, -1), (date(2025, 3, 10), -1, 0)]
+
+
 # --- int_comment_themes_tagged: incremental by day, retagged in full when the tagging changes
 
 THEMES_HEADER = HEADER + ",comment,language"

@@ -7,14 +7,19 @@
     on its response_date and -1 on that end date; per segment, window and day these changes are
     summed here, and the running sum of the changes up to D is the window's count on D.
 
+    Only the changes dated up to the newest response day are kept: no later day has a window
+    count (nps_rolling ends there), and the exits of a year of responses, up to a year ahead,
+    would otherwise be recomputed by every run that adds a day.
+
     Incremental: a response changed on day d (or a respondent's answer added or removed there)
     only moves changes dated d or later: its own, and the -1 of the respondent's previous
     answer, which ended at d at the earliest. So a run recomputes the changes dated from the
-    first day int_nps_responses_aggregated reprocessed (macros/nps_incremental.sql) on, from
-    the responses of the longest window before that day on. -#}
+    first day int_nps_responses_aggregated reprocessed (macros/nps_incremental.sql) on, or from
+    the day after the last one it holds if that is earlier (the days added since), from the
+    responses of the longest window before that day on. -#}
 
 {% set window_end = 'cast(' ~ dbt.dateadd('day', 'windows.window_days', 'day_latest.response_date') ~ ' as date)' %}
-{% set first_changed_day = nps_first_upstream_day('int_nps_responses_aggregated') %}
+{% set first_recomputed_day = nps_latest_changes_first_day() or 'cast(null as date)' %}
 
 {{
     config(
@@ -25,7 +30,7 @@
         pre_hook=[
             "{{ nps_create_incremental_state() }}",
             "{{ nps_create_reprocessed_days_log() }}",
-            "{{ nps_delete_from_first_upstream_day('change_date', 'int_nps_responses_aggregated') }}",
+            "{{ nps_latest_changes_delete_recomputed_days() }}",
         ],
         post_hook="{{ nps_record_processed() }}",
     )
@@ -38,9 +43,16 @@ sequenced as (
     select * from {{ ref('int_nps_responses_sequenced') }}
     {%- if is_incremental() %}
     where response_date >= cast({{ dbt.dateadd(
-        'day', -(var('nps_rolling_windows') | max), first_changed_day
+        'day', -(var('nps_rolling_windows') | max), first_recomputed_day
     ) }} as date)
     {%- endif %}
+
+),
+
+newest_day as (
+
+    select max(response_date) as response_date
+    from {{ ref('int_nps_responses_sequenced') }}
 
 ),
 
@@ -126,8 +138,10 @@ edges_aggregated as (
         sum(detractors_change) as detractors_change
 
     from edges
+    where
+        change_date <= (select newest_day.response_date from newest_day)
     {%- if is_incremental() %}
-    where change_date >= {{ first_changed_day }}
+        and change_date >= {{ first_recomputed_day }}
     {%- endif %}
     group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
 
