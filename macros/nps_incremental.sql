@@ -59,6 +59,7 @@
         nps_delete_upstream_days(day_column, upstream)  pre-hook
         nps_delete_unreplaced_rows(day_column, upstream)  post-hook (model with `_processed_at`)
         nps_first_upstream_day(upstream)  -> SQL date: the earliest of nps_upstream_days (null: none)
+        nps_queried_date_literal(query)   -> none or a SQL date literal: the query's value, run now
         nps_latest_changes_first_day()    -> none or a SQL date literal (int_nps_latest_changes_rolled_up)
         nps_latest_changes_delete_recomputed_days()  its pre-hook
         nps_delete_rows_where(day_column, condition)  hook statement: delete, or drop partitions
@@ -423,6 +424,16 @@
     ) }}
 {%- endmacro %}
 
+{#- The value of `query` (one row, one date column cast to a string), run now, as a SQL date
+    literal: computed once, before the hooks change the tables it reads; none when null. -#}
+{% macro nps_queried_date_literal(query) -%}
+    {%- set value = run_query(query).columns[0].values()[0] -%}
+    {%- if value is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return("cast('" ~ value ~ "' as date)") }}
+{%- endmacro %}
+
 {#- int_nps_latest_changes_rolled_up (incremental): the first change_date a run recomputes, as a
     SQL date literal (computed by query, once in the model's SQL and once in its delete hook,
     both before that hook runs; none when not incremental or nothing changed upstream). The
@@ -436,7 +447,7 @@
         {{ return(none) }}
     {%- endif -%}
     {%- set first_upstream_day = nps_warehouse.nps_first_upstream_day('int_nps_responses_aggregated') -%}
-    {%- set found = run_query(
+    {{ return(nps_warehouse.nps_queried_date_literal(
         "select cast(case when " ~ first_upstream_day ~ " is not null then least(
             " ~ first_upstream_day ~ ",
             coalesce(
@@ -444,12 +455,7 @@
                 " ~ first_upstream_day ~ "
             )
         ) end as " ~ dbt.type_string() ~ ")"
-    ) -%}
-    {%- set first_day = found.columns[0].values()[0] -%}
-    {%- if first_day is none -%}
-        {{ return(none) }}
-    {%- endif -%}
-    {{ return("cast('" ~ first_day ~ "' as date)") }}
+    )) }}
 {%- endmacro %}
 
 {#- int_nps_latest_changes_rolled_up pre-hook: the changes it recomputes go first. -#}
@@ -473,7 +479,7 @@
         {{ return(none) }}
     {%- endif -%}
     {%- set segment_days = ref('int_nps_segment_days_rolled_up') -%}
-    {%- set found = run_query(
+    {{ return(nps_warehouse.nps_queried_date_literal(
         "select cast(least(
             " ~ nps_warehouse.nps_first_upstream_day('int_nps_responses_aggregated') ~ ",
             coalesce(
@@ -490,12 +496,7 @@
                     )
             ) then (select min(days.response_date) from " ~ segment_days ~ " as days) end
         ) as " ~ dbt.type_string() ~ ")"
-    ) -%}
-    {%- set first_day = found.columns[0].values()[0] -%}
-    {%- if first_day is none -%}
-        {{ return(none) }}
-    {%- endif -%}
-    {{ return("cast('" ~ first_day ~ "' as date)") }}
+    )) }}
 {%- endmacro %}
 
 {#- nps_rolling pre-hook: the recomputed days go, and the days before the first response. -#}
