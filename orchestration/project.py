@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import filecmp
 import hashlib
 import json
@@ -12,7 +13,8 @@ import shutil
 import sys
 import tempfile
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from dagster_dbt import DbtCliResource, DbtProject
@@ -28,6 +30,20 @@ ENV_VAR_CALL = re.compile(r"""env_var\(\s*['"]([A-Za-z0-9_]+)['"]""")
 # never hashed into a file name (dbt leaves them out of its profile comparison too)
 SECRET_NAME = re.compile("PASSWORD|TOKEN|SECRET", re.IGNORECASE)
 DBT_SOURCES = ("models", "macros", "seeds", "tests/dbt", "dbt_project.yml", "profiles.yml")
+# in the target folder: held while a process checks the manifest and parses
+PARSE_LOCK_FILE = ".parse.lock"
+# a parse's own folder in the target folder, `<prefix>-<id>`, until its files are moved out
+PARSE_FOLDER_PREFIX = ".parse"
+# What `dbt parse` writes that is read from the target folder afterwards: the start of the next
+# parse (and of plain `dbt` commands), MetricFlow's input, the parse's log. manifest.json last:
+# a parse killed while moving leaves the previous (stale) manifest, so the next one parses again.
+PARSE_ARTIFACTS = (
+    PARTIAL_PARSE_FILE,
+    "semantic_manifest.json",
+    "perf_info.json",
+    "dbt.log",
+    "manifest.json",
+)
 
 # the dbt installed beside this Python, so it works without the virtualenv on PATH
 DBT_EXECUTABLE = (
@@ -56,7 +72,7 @@ def dbt_resource(project: DbtProject = nps_dbt_project) -> DbtCliResource:
 
 
 def manifest_is_stale(project: DbtProject = nps_dbt_project) -> bool:
-    """True when manifest.json is missing or older than any file dbt parses."""
+    """True when manifest.json is missing, older than any file dbt parses, or not whole JSON."""
     manifest = Path(project.manifest_path)
     if not manifest.exists():
         return True
@@ -66,21 +82,75 @@ def manifest_is_stale(project: DbtProject = nps_dbt_project) -> bool:
         files = [path] if path.is_file() else (p for p in path.rglob("*") if p.is_file())
         if any(f.stat().st_mtime > built for f in files):
             return True
+    # A manifest cut short (a parse killed while writing it in place: a plain `dbt` command, or
+    # this module before it moved parses in whole) is newer than the sources and would otherwise
+    # be trusted for good. Reading it takes ~20 ms here.
+    try:
+        with manifest.open("rb") as handle:
+            json.load(handle)
+    except (OSError, ValueError):
+        log.warning("dbt manifest %s is unreadable: parsing again", manifest)
+        return True
     return False
+
+
+@contextmanager
+def parse_lock(target: Path) -> Iterator[None]:
+    """Hold the target folder's parse lock, waiting as long as another process's parse takes.
+    The kernel releases it when the holder dies, so a parse killed half-way blocks nobody."""
+    target.mkdir(parents=True, exist_ok=True)
+    with (target / PARSE_LOCK_FILE).open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info("waiting for another process's dbt parse in %s", target)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield  # closing the file releases the lock
 
 
 def prepare_manifest(project: DbtProject = nps_dbt_project) -> None:
     """Parse once when the manifest is missing or stale (not in every process, as prepare_if_dev
     would under `dagster dev`), with the vars every run passes: other vars would make each run's
-    dbt re-parse the whole project."""
+    dbt re-parse the whole project.
+
+    One process parses at a time (two runs or test modules starting together would otherwise
+    write the same target folder at once and leave a corrupt manifest), into a folder of its
+    own whose files are then renamed into the target folder: readers see one manifest or the
+    other, whole."""
+    if not manifest_is_stale(project):
+        return
+    target = Path(project.project_dir) / project.target_path
+    with parse_lock(target):
+        # the process we waited for may have just parsed
+        if manifest_is_stale(project):
+            _parse_into(target, project)
+
+
+def _parse_into(target: Path, project: DbtProject) -> None:
     from orchestration.partitions import dbt_vars_args
 
-    if manifest_is_stale(project):
-        log.info("dbt manifest missing or stale: running dbt parse")
-        vars_args = dbt_vars_args()
-        target = Path(project.project_dir) / project.target_path
-        dbt_resource(project).cli(["parse", "--quiet", *vars_args], target_path=target).wait()
-        keep_parse(target, vars_args, project)
+    # only the lock holder makes parse folders: any left are from parses killed half-way
+    for leftover in target.glob(f"{PARSE_FOLDER_PREFIX}-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    log.info("dbt manifest missing or stale: running dbt parse")
+    vars_args = dbt_vars_args()
+    folder = invocation_target_path(PARSE_FOLDER_PREFIX, vars_args, project)
+    previous = target / PARTIAL_PARSE_FILE
+    if not (folder / PARTIAL_PARSE_FILE).is_file() and previous.is_file():
+        # no parse kept for these inputs yet: start, as dbt would, from the last one made here
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(previous, folder / PARTIAL_PARSE_FILE)
+    try:
+        dbt_resource(project).cli(["parse", "--quiet", *vars_args], target_path=folder).wait()
+    except Exception:
+        # kept for its dbt.log until the next parse
+        log.error("dbt parse failed: see %s", folder / "dbt.log")
+        raise
+    keep_parse(folder, vars_args, project)
+    for name in PARSE_ARTIFACTS:
+        if (folder / name).is_file():
+            os.replace(folder / name, target / name)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 # dbt parses the whole project again, instead of only the files changed since the parse it
