@@ -4,15 +4,16 @@
     the immediately preceding period of that segment.
 
     Shaped for cost (bench/README.md): only responses in a period next to another period of the
-    same respondent enter the segment fan-out, each once per pair of periods it is a side of;
-    the latest response of a side is the smallest of integer keys (min, rolled up from branch
+    same respondent are ranked and enter the segment fan-out, each once per pair of periods it
+    is a side of; the latest response of a side is the smallest of integer keys (min, rolled up from branch
     grain to the hierarchy as nps_segment_rollup does), not a window over every response x
     segment, and both sides of a pair come out of the same aggregation.
 
     Incremental by period (macros/nps_periods.sql): a changed period changes the pairs it is the
     later side of (its own rows) and the earlier side of (the next period's rows), so a run
     recomputes both from the responses of those periods and the periods before them. Within a
-    respondent's responses read, the recency keys keep their order, which is all min() needs. -#}
+    respondent's responses of a period type, the recency keys keep their order, which is all
+    min() needs. -#}
 
 {% set keys = nps_segment_key_columns() %}
 {% set period_types = var('nps_migration_period_types') %}
@@ -77,10 +78,12 @@ levels as (
 
 ),
 
-ranked_responses as (
+read_responses as (
 
     select
         respondent_id,
+        response_id,
+        submitted_at,
         response_date,
         region,
         district,
@@ -90,18 +93,11 @@ ranked_responses as (
         coalesce(touchpoint, 'unknown') as touchpoint,
         coalesce(channel, 'unknown') as channel,
         coalesce(product, 'unknown') as product,
-        -- rank 1 = the respondent's latest response; times 3 plus the category (0-2, decoded in
-        -- migrations): within any set of one respondent's responses the smallest key is the
-        -- latest response's and carries its category, so the fan-out only takes min() of integers
-        row_number() over (
-            partition by respondent_id
-            order by submitted_at desc, response_id desc
-        ) * 3
-        + case category
+        case category
             when 'promoter' then 0
             when 'passive' then 1
             when 'detractor' then 2
-        end as recency_key
+        end as category_code
 
     from responses
     {%- if not nps_recomputes_all_periods(period_types) %}
@@ -117,12 +113,12 @@ ranked_responses as (
 response_periods as (
 
     select
-        ranked_responses.*,
+        read_responses.*,
         period_types.period_type,
-        {{ nps_period_start_of(period_types, 'period_types.period_type', 'ranked_responses.response_date') }}
+        {{ nps_period_start_of(period_types, 'period_types.period_type', 'read_responses.response_date') }}
             as period_start
 
-    from ranked_responses
+    from read_responses
     cross join period_types
 
 ),
@@ -187,11 +183,30 @@ migration_periods as (
 
 migration_responses as (
 
+    -- only the responses on a side of a migration are ranked. Rank 1 = the respondent's latest;
+    -- times 3 plus the category (decoded in migrations): within any set of one respondent's
+    -- responses of a period type the smallest key is the latest response's and carries its
+    -- category, so the fan-out only takes min() of integers
     select
-        read_response_periods.*,
+        read_response_periods.respondent_id,
+        read_response_periods.period_type,
+        read_response_periods.period_start,
+        read_response_periods.region,
+        read_response_periods.district,
+        read_response_periods.branch_id,
+        read_response_periods.branch_name,
+        read_response_periods.survey_id,
+        read_response_periods.touchpoint,
+        read_response_periods.channel,
+        read_response_periods.product,
         migration_periods.next_period_start,
         migration_periods.follows_previous,
-        migration_periods.precedes_next
+        migration_periods.precedes_next,
+        row_number() over (
+            partition by read_response_periods.respondent_id, read_response_periods.period_type
+            order by read_response_periods.submitted_at desc, read_response_periods.response_id desc
+        ) * 3
+        + read_response_periods.category_code as recency_key
 
     from read_response_periods
     inner join migration_periods
