@@ -121,14 +121,22 @@
     ) }}
 {%- endmacro %}
 
-{#- dbt's, plus the placeholder __nps_rebuilt_rows__ (nps_rolling's calendar days): a test's
-    `where` config is rendered at parse time, without macros or the run's moment. -#}
+{#- dbt's, plus the placeholders of the rows a model's run rewrote: __nps_rebuilt_rows__
+    (nps_rolling's calendar days) and __nps_rebuilt_response_days__ (the theme models' response
+    days). A test's `where` config is rendered at parse time, without macros or the run's
+    moment. -#}
 {% macro default__get_where_subquery(relation) -%}
     {%- set where = config.get('where', '') -%}
     {%- if where and '__nps_rebuilt_rows__' in where -%}
         {%- set where = where | replace(
             '__nps_rebuilt_rows__',
             nps_warehouse.nps_rebuilt_rows_condition(relation, 'calendar_date'),
+        ) -%}
+    {%- endif -%}
+    {%- if where and '__nps_rebuilt_response_days__' in where -%}
+        {%- set where = where | replace(
+            '__nps_rebuilt_response_days__',
+            nps_warehouse.nps_rebuilt_rows_condition(relation, 'response_date'),
         ) -%}
     {%- endif -%}
     {%- if where -%}

@@ -8,6 +8,7 @@
         nps_create_rebuilt_from_log()     pre-hook
         nps_log_rebuilt_from(first_day)   pre-hook: logs first_day (a SQL date; none: a full build)
         nps_rolling_first_written_day()   -> SQL date nps_rolling writes rows from (none: all)
+        nps_first_reprocessed_day()       -> SQL date the theme models write rows from (none: all)
 -#}
 
 {% macro nps_rebuilt_from_relation() -%}
@@ -70,5 +71,20 @@
                 where built.calendar_date = (select max(last_built.calendar_date) from " ~ this ~ " as last_built)
             )
         ) then (select min(first_days.response_date) from " ~ segment_days ~ " as first_days) end)"
+    ) }}
+{%- endmacro %}
+
+{#- The theme models (int_comment_themes_tagged, int_comment_themes_listed, fct_comment_themes)
+    rewrite the days they reprocess, or every day when the tagging changed: the first of those
+    days, for their scoped dbt tests. A run that reprocessed no day logs 9999-12-31 (it rewrote
+    no row). None (every row): a full build, or the tagging changed. -#}
+{% macro nps_first_reprocessed_day() -%}
+    {%- if not is_incremental() or nps_warehouse.theme_tagging_changed() -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return(
+        "coalesce((select min(reprocessed.response_date) from ("
+        ~ nps_warehouse.nps_reprocessed_days()
+        ~ ") as reprocessed), cast('9999-12-31' as date))"
     ) }}
 {%- endmacro %}

@@ -41,6 +41,10 @@ COMPARED = {
 # a month the new day's run does not recompute (nps_theme_drivers)
 FEBRUARY_BILLING = "period_start = '2025-02-01' and segment_type = 'all' and theme = 'billing'"
 ROLLING = "model.nps_warehouse.nps_rolling"
+THEME_MODELS = tuple(
+    f"model.nps_warehouse.{name}"
+    for name in ("int_comment_themes_tagged", "int_comment_themes_listed", "fct_comment_themes")
+)
 
 
 def said(rid: str, day: str, score: int, respondent: str, comment: str = "") -> str:
@@ -66,16 +70,18 @@ def tamper(warehouse: Path, sql: str) -> None:
         conn.close()
 
 
-def rolling_tests(target: Path) -> dict[str, tuple[str, str]]:
-    """Status and compiled SQL of each scoped nps_rolling data test the newest invocation ran
-    (the not_null tests of the columns it shares with the other NPS marts are not scoped)."""
+def scoped_tests(
+    target: Path, models: tuple[str, ...], placeholder: str
+) -> dict[str, tuple[str, str]]:
+    """Status and compiled SQL of each data test of `models` scoped by `placeholder` that the
+    newest invocation ran."""
     manifest = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
     tests = {
         unique_id
         for unique_id, node in manifest["nodes"].items()
         if node["resource_type"] == "test"
-        and node.get("attached_node") == ROLLING
-        and node["config"].get("where") == "__nps_rebuilt_rows__"
+        and node.get("attached_node") in models
+        and node["config"].get("where") == placeholder
     }
     results = json.loads((target / "run_results.json").read_text(encoding="utf-8"))["results"]
     return {
@@ -83,6 +89,17 @@ def rolling_tests(target: Path) -> dict[str, tuple[str, str]]:
         for result in results
         if result["unique_id"] in tests
     }
+
+
+def rolling_tests(target: Path) -> dict[str, tuple[str, str]]:
+    """nps_rolling's scoped data tests (the not_null tests of the columns it shares with the
+    other NPS marts are not scoped)."""
+    return scoped_tests(target, (ROLLING,), "__nps_rebuilt_rows__")
+
+
+def theme_tests(target: Path) -> dict[str, tuple[str, str]]:
+    """The theme models' scoped uniqueness and relationship tests."""
+    return scoped_tests(target, THEME_MODELS, "__nps_rebuilt_response_days__")
 
 
 @pytest.fixture(scope="module")
@@ -197,7 +214,14 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> dict:
             "from marts.dim_respondents where respondent_id = 'C2'",
         ),
         "rolling_tests": rolling_tests(target),
+        "theme_tests": theme_tests(target),
         "rebuilt_from": query(warehouse, NEWEST_REBUILT_FROM),
+        "theme_rebuilt_from": query(
+            warehouse,
+            "select model_name, first_day from intermediate.nps_rebuilt_from "
+            "where model_name like '%comment_themes%' and processed_at = "
+            "(select max(processed_at) from intermediate.nps_rebuilt_from) order by 1",
+        ),
     }
     # put the tampered rows back, so that the comparison with the full refresh shows the rest
     tamper(
@@ -214,7 +238,7 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> dict:
     full.parent.mkdir()
     shutil.copyfile(warehouse, full)
     dbt_build(full, "--full-refresh")
-    states["full"] = {"rolling_tests": rolling_tests(target)}
+    states["full"] = {"rolling_tests": rolling_tests(target), "theme_tests": theme_tests(target)}
     return {"incremental": warehouse, "full": full, "states": states}
 
 
@@ -283,3 +307,25 @@ def test_rolling_tests_read_the_rebuilt_days_only_on_an_incremental_run(history:
     for status, sql in full["rolling_tests"].values():
         assert status == "pass"
         assert "where 1 = 1" in sql and "calendar_date >= cast(" not in sql, sql
+
+
+def test_theme_tests_read_the_reprocessed_days_only_on_an_incremental_run(history: dict) -> None:
+    new_day, full = history["states"]["new_day"], history["states"]["full"]
+    # unique and unique combination on the three theme models, relationship of fct_comment_themes
+    assert len(new_day["theme_tests"]) == len(full["theme_tests"]) == 4
+    # each theme model logged the first day it reprocessed: the erasure's 2025-03-01 at the
+    # latest, after 2025-02-10 (L1's day, left as it was: see the tampered rows)
+    [(_, first_day), *others] = new_day["theme_rebuilt_from"]
+    assert [model for model, _ in new_day["theme_rebuilt_from"]] == [
+        "fct_comment_themes",
+        "int_comment_themes_listed",
+        "int_comment_themes_tagged",
+    ]
+    assert {day for _, day in others} == {first_day}
+    assert date(2025, 2, 10) < first_day <= date(2025, 3, 1)
+    for status, sql in new_day["theme_tests"].values():
+        assert status == "pass"
+        assert f"where (response_date >= cast('{first_day}' as date)" in sql, sql
+    for status, sql in full["theme_tests"].values():
+        assert status == "pass"
+        assert "where 1 = 1" in sql and "response_date >= cast(" not in sql, sql

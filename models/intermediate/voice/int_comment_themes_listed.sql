@@ -12,6 +12,8 @@
         pre_hook=[
             "{{ nps_create_incremental_state() }}",
             "{{ create_theme_tagging_state() }}",
+            "{{ nps_create_rebuilt_from_log() }}",
+            "{{ nps_log_rebuilt_from(nps_first_reprocessed_day()) }}",
             "{{ delete_retagged_days() }}",
         ],
         post_hook=[
