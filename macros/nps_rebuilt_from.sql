@@ -8,7 +8,9 @@
         nps_create_rebuilt_from_log()     pre-hook
         nps_log_rebuilt_from(first_day)   pre-hook: logs first_day (a SQL date; none: a full build)
         nps_rolling_first_written_day()   -> SQL date nps_rolling writes rows from (none: all)
-        nps_first_reprocessed_day()       -> SQL date the theme models write rows from (none: all)
+        nps_first_reprocessed_day(every_day=false)
+                                          -> SQL date a model incremental by reprocessed day
+                                             writes rows from (none: all)
 -#}
 
 {% macro nps_rebuilt_from_relation() -%}
@@ -74,12 +76,12 @@
     ) }}
 {%- endmacro %}
 
-{#- The theme models (int_comment_themes_tagged, int_comment_themes_listed, fct_comment_themes)
-    rewrite the days they reprocess, or every day when the tagging changed: the first of those
-    days, for their scoped dbt tests. A run that reprocessed no day logs 9999-12-31 (it rewrote
-    no row). None (every row): a full build, or the tagging changed. -#}
-{% macro nps_first_reprocessed_day() -%}
-    {%- if not is_incremental() or nps_warehouse.theme_tagging_changed() -%}
+{#- The models incremental by reprocessed day (fct_nps_responses, for its GX suite; the theme
+    models, for their scoped dbt tests) rewrite the days they reprocess: the first of them. A run
+    that reprocessed no day logs 9999-12-31 (it rewrote no row). None (every row): a full build,
+    or `every_day` (the theme models when the tagging changed). -#}
+{% macro nps_first_reprocessed_day(every_day=false) -%}
+    {%- if not is_incremental() or every_day -%}
         {{ return(none) }}
     {%- endif -%}
     {{ return(

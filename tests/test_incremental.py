@@ -78,6 +78,8 @@ NEWEST_REBUILT_FROM = (
     "select first_day from intermediate.nps_rebuilt_from where model_name = 'nps_rolling' "
     "order by processed_at desc limit 1"
 )
+# ... and what the newest fct_nps_responses run logged: the first day it reprocessed
+NEWEST_FACTS_REBUILT_FROM = NEWEST_REBUILT_FROM.replace("'nps_rolling'", "'fct_nps_responses'")
 
 
 def write_csv(path: Path, rows: list[str]) -> None:
@@ -241,6 +243,7 @@ def incremental_history(tmp_path_factory: pytest.TempPathFactory) -> dict:
     dbt_build(warehouse)
     states["day1"] = query(warehouse, "select count(*) from marts.fct_nps_responses")
     states["rebuilt_from"] = {"day1": query(warehouse, NEWEST_REBUILT_FROM)}
+    states["facts_rebuilt_from"] = {"day1": query(warehouse, NEWEST_FACTS_REBUILT_FROM)}
 
     # day 2: the day arrives in two files, plus a late file for days already processed
     write_csv(
@@ -319,6 +322,7 @@ def incremental_history(tmp_path_factory: pytest.TempPathFactory) -> dict:
         ),
     }
     states["rebuilt_from"]["day5"] = query(warehouse, NEWEST_REBUILT_FROM)
+    states["facts_rebuilt_from"]["day5"] = query(warehouse, NEWEST_FACTS_REBUILT_FROM)
 
     # day 5b: a late answer of C1 in May 2024, between their April and June answers: the May
     # migration rows (April -> May) and the next month's (May -> June) change, the quarter's
@@ -550,6 +554,17 @@ def test_rolling_logs_the_first_day_it_rewrites(incremental_history: dict) -> No
     changed = set(run["after"]) ^ set(run["before"])
     assert changed
     assert min(r[0] for r in changed) >= date(2024, 6, 1)
+
+
+def test_facts_log_the_first_day_they_reprocess(incremental_history: dict) -> None:
+    """The fct_nps_responses suite validates the rows from the logged day on: a run rewrites
+    the days it reprocesses, the first of them logged."""
+    logged = incremental_history["states"]["facts_rebuilt_from"]
+    assert logged["day1"] == [(None,)]  # the first build: every row
+    # day 5 reprocessed the late response's day, 2024-11-20, and the days after it
+    [(recomputed_from,)] = incremental_history["states"]["late_old_day"]["recomputed_from"]
+    assert logged["day5"] == [(recomputed_from,)]
+    assert recomputed_from <= date(2024, 11, 20)
 
 
 def test_a_new_day_reads_only_its_files_and_the_files_sharing_its_ids(tmp_path: Path) -> None:

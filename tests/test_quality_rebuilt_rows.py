@@ -233,3 +233,144 @@ def test_an_unknown_state_validates_every_row(passed_warehouse) -> None:
             "values ('nps_rolling', timestamptz '2025-05-01 00:00:00+00')"
         )
     assert scope_of(engine).every_row
+
+
+FACTS = dg.AssetKey(["marts", "fct_nps_responses"])
+
+
+class StandInFacts:
+    """Writes marts.fct_nps_responses (two responses a day, the newest day today) and the
+    model's logs like one dbt run of it: the days from a first day on."""
+
+    def __init__(self, warehouse: Path, days: int) -> None:
+        self.warehouse = warehouse
+        self.first = datetime.now(UTC).date() - timedelta(days=days - 1)
+        self.runs = 0
+
+    def day(self, index: int) -> date:
+        return self.first + timedelta(days=index)
+
+    def build(self, first_day: date | None, days: int, bad_day: date | None = None) -> None:
+        """Rewrite the days from `first_day` on, up to `days` days (None: a full build); a
+        score of 11 on `bad_day`. A first day after the newest one rewrites nothing."""
+        self.runs += 1
+        processed_at = datetime.now(UTC) + timedelta(seconds=self.runs)
+        with duckdb.connect(str(self.warehouse)) as conn:
+            conn.execute("set TimeZone = 'UTC'")
+            for schema in ("marts", "intermediate"):
+                conn.execute(f"create schema if not exists {schema}")
+            conn.execute(
+                "create table if not exists intermediate.nps_incremental_state "
+                "(model_name varchar, processed_at timestamptz)"
+            )
+            conn.execute(
+                "create table if not exists intermediate.nps_rebuilt_from "
+                "(model_name varchar, first_day date, processed_at timestamptz)"
+            )
+            if first_day is None:
+                conn.execute(
+                    "create or replace table marts.fct_nps_responses "
+                    "(response_id varchar, response_date date, submitted_at timestamptz, "
+                    "score integer)"
+                )
+            else:
+                conn.execute(
+                    "delete from marts.fct_nps_responses where response_date >= ?", [first_day]
+                )
+            for index in range(days):
+                if first_day is not None and self.day(index) < first_day:
+                    continue
+                for hour in (8, 9):
+                    submitted = datetime.combine(self.day(index), datetime.min.time(), UTC)
+                    conn.execute(
+                        "insert into marts.fct_nps_responses values (?, ?, ?, ?)",
+                        [
+                            f"r{index}-{hour}",
+                            self.day(index),
+                            submitted + timedelta(hours=hour),
+                            11 if self.day(index) == bad_day and hour == 8 else 7,
+                        ],
+                    )
+            conn.execute(
+                "insert into intermediate.nps_rebuilt_from values ('fct_nps_responses', ?, ?)",
+                [first_day, processed_at],
+            )
+            conn.execute(
+                "insert into intermediate.nps_incremental_state values ('fct_nps_responses', ?)",
+                [processed_at],
+            )
+
+
+def run_facts_check(
+    instance: dg.DagsterInstance, warehouse: Path, build
+) -> dg.ExecuteInProcessResult:
+    @dg.asset(key=FACTS)
+    def fct_nps_responses() -> None:
+        build()
+
+    definitions = dg.Definitions(
+        assets=[fct_nps_responses],
+        asset_checks=build_suite_checks([FACTS]),
+        resources={"warehouse": WarehouseResource(path=str(warehouse))},
+    )
+    job = definitions.resolve_implicit_global_asset_job_def()
+    return job.execute_in_process(instance=instance, raise_on_error=False)
+
+
+def run_check_facts(
+    instance: dg.DagsterInstance,
+    warehouse: Path,
+    facts: StandInFacts,
+    first_day: date | None,
+    days: int,
+    bad_day: date | None = None,
+) -> dg.ExecuteInProcessResult:
+    return run_facts_check(instance, warehouse, lambda: facts.build(first_day, days, bad_day))
+
+
+def facts_outcome(result: dg.ExecuteInProcessResult) -> dict:
+    (evaluation,) = result.get_asset_check_evaluations()
+    metadata = {k: v.value for k, v in evaluation.metadata.items()}
+    outcomes = {o["key"]: o for o in metadata["outcomes"]}
+    return {
+        "passed": evaluation.passed,
+        "rows": metadata["rows"],
+        "scope": metadata["validated_rows"]["rows_in_scope"],
+        "reason": metadata["validated_rows"]["reason"],
+        "newest": str(outcomes["newest_response_fresh"]["observed_value"]),
+        "score_failures": outcomes["score_within_0_10"]["unexpected_count"],
+    }
+
+
+def test_the_facts_suite_reads_the_rebuilt_days_and_judges_freshness_on_the_whole_table(
+    tmp_path: Path,
+) -> None:
+    """fct_nps_responses' suite: a score range (row by row) and the newest submitted_at at
+    least a cutoff (on the whole table, but passing on any of its rows means passing)."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    days = 5
+    facts = StandInFacts(warehouse, days)
+    newest = facts.day(days - 1).isoformat()
+    with dg.instance_for_test() as instance:
+        full = facts_outcome(run_check_facts(instance, warehouse, facts, None, days))
+        assert (full["passed"], full["rows"], full["scope"]) == (True, 2 * days, "every row")
+        assert full["newest"].startswith(f"{newest}") and "09:00:00" in full["newest"]
+
+        # a late file rewrites the 4th day: its rows and the newest day's are read, and the
+        # newest submitted_at among them is the table's
+        late = facts_outcome(run_check_facts(instance, warehouse, facts, facts.day(3), days))
+        assert (late["passed"], late["rows"]) == (True, 4), late
+        assert late["scope"] == f"\"response_date\" >= cast('{facts.day(3)}' as date)"
+        assert late["newest"] == full["newest"]
+
+        # a run that rewrote no day (it logs a first day after the data): no rebuilt row holds
+        # a fresh response, so the freshness is judged on every row, and passes
+        none = facts_outcome(run_check_facts(instance, warehouse, facts, date(9999, 12, 31), days))
+        assert (none["passed"], none["rows"], none["scope"]) == (True, 2 * days, "every row")
+        assert "failed on those rows alone" in none["reason"]
+        assert none["newest"] == full["newest"]
+
+        # a bad score on a new day fails on the rebuilt rows; no fallback is needed to see it
+        bad_day = facts.day(days)
+        bad = facts_outcome(run_check_facts(instance, warehouse, facts, bad_day, days + 1, bad_day))
+        assert (bad["passed"], bad["rows"], bad["score_failures"]) == (False, 2, 1)

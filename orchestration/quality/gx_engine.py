@@ -186,6 +186,38 @@ def row_by_row(definition: Mapping[str, Any]) -> bool:
     )
 
 
+def passes_with_more_rows(expectation: Mapping[str, Any]) -> bool:
+    """Whether the expectation, passing on some of a table's rows, passes on the whole table: a
+    column's maximum at least a bound (the whole table's maximum is at least the subset's), its
+    minimum at most one. Its verdict on the whole table is only known when it passes."""
+    kwargs = expectation.get("kwargs") or {}
+    bounds = {k for k in ("min_value", "max_value") if kwargs.get(k) is not None}
+    kind = expectation.get("type")
+    return (kind == "expect_column_max_to_be_between" and bounds == {"min_value"}) or (
+        kind == "expect_column_min_to_be_between" and bounds == {"max_value"}
+    )
+
+
+def judged_on_some_rows(definition: Mapping[str, Any]) -> bool:
+    """Whether a suite can be validated on some rows of a table (the rows rebuilt since it last
+    passed, orchestration/quality/rebuilt_rows.py): every expectation judges rows one by one
+    or passes with more rows (then a failure on those rows needs the whole table)."""
+    expectations = definition.get("expectations") or ()
+    return bool(expectations) and all(
+        e.get("type") in ROW_BY_ROW_EXPECTATIONS or passes_with_more_rows(e) for e in expectations
+    )
+
+
+def failed_only_for_lack_of_rows(
+    definition: Mapping[str, Any], validation: BatchValidation
+) -> bool:
+    """Whether a validation of some rows failed only on expectations that may pass on the whole
+    table (passes_with_more_rows). Outcomes come in the suite's order."""
+    expectations = definition.get("expectations") or ()
+    failed = [e for e, o in zip(expectations, validation.outcomes, strict=False) if not o.success]
+    return bool(failed) and all(passes_with_more_rows(e) for e in failed)
+
+
 # table-level expectations whose per-chunk results add up to the whole batch's: the row count
 # is the sum of the chunks' counts, and every chunk of one batch has the batch's columns
 _SUMMED_TABLE_EXPECTATIONS = frozenset({"expect_table_row_count_to_be_between"})

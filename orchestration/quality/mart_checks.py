@@ -15,11 +15,14 @@ downstream of its model (the copy published for BI tools, the report) are not bu
 run. The suites whose rules dbt does not test a second time block: eNPS anonymity, and the
 ranges and intervals of the NPS marts and facts.
 
-A suite with `meta.rebuilt_rows` (nps_rolling) validates only the rows its incremental mart
-rebuilt since the suite last passed (orchestration/quality/rebuilt_rows.py): a blocked run's rows
-stay in scope until a validation passes; anything unknown validates every row.
+A suite with `meta.rebuilt_rows` (nps_rolling, fct_nps_responses) validates only the rows its
+incremental mart rebuilt since the suite last passed (orchestration/quality/rebuilt_rows.py): a
+blocked run's rows stay in scope until a validation passes; anything unknown validates every
+row, and so does a bound on the whole table that fails on the rebuilt rows alone (the newest
+submitted_at of fct_nps_responses' freshness, when no rebuilt row is new).
 """
 
+import dataclasses
 import json
 import os
 from collections.abc import Iterable, Mapping
@@ -120,6 +123,7 @@ def _build_check(suite: str, definition: dict[str, Any]) -> dg.AssetChecksDefini
     )
     def _check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
         # imported here: Great Expectations takes seconds to import
+        from orchestration.quality.gx_engine import failed_only_for_lack_of_rows
         from orchestration.quality.readers import validate_relation
         from orchestration.quality.rebuilt_rows import record_pass, validation_scope
         from orchestration.quality.runtime import quality_project_dir, validator_for
@@ -141,6 +145,17 @@ def _build_check(suite: str, definition: dict[str, Any]) -> dg.AssetChecksDefini
             parameters or None,
             where=scope.where,
         )
+        if not scope.every_row and failed_only_for_lack_of_rows(definition, validation):
+            # e.g. the newest submitted_at is not among the rebuilt rows: judge the whole table
+            scope = dataclasses.replace(
+                scope,
+                where=None,
+                first_day=None,
+                reason=f"{scope.reason}; a bound on the whole table failed on those rows alone",
+            )
+            validation = validate_relation(
+                validator, engine, schema, table, suite, definition, parameters or None
+            )
         if validation.success:
             record_pass(engine, scope, suite, table, validation.rows)
         metadata = evaluation_metadata(definition, validation, validation.rows)

@@ -15,10 +15,14 @@ by the runs since then, so:
   logged nothing (its watermark in `nps_incremental_state` has no log row), or an engine that
   keeps no log (Spark).
 
-Only suites whose expectations all judge rows one by one (`gx_engine.row_by_row`) are scoped:
-the verdict of such an expectation over the whole table is the verdicts over its rows, so rows
-that passed and were not rewritten need no second look. A suite with an expectation on the whole
-table (row count, uniqueness, an aggregate) is always validated in full.
+Only suites whose expectations all judge rows one by one (`gx_engine.row_by_row`) or pass with
+more rows (`gx_engine.passes_with_more_rows`: a column's maximum at least a bound, its minimum
+at most one) are scoped: the verdict of a row-by-row expectation over the whole table is the
+verdicts over its rows, so rows that passed and were not rewritten need no second look, and a
+maximum that reaches its bound on the rebuilt rows reaches it on the whole table. When such a
+bound fails on the rebuilt rows alone, the check validates every row instead
+(`mart_checks`). A suite with any other expectation on the whole table (row count, uniqueness,
+a mean) is always validated in full.
 """
 
 from __future__ import annotations
@@ -73,6 +77,31 @@ def fingerprint(definition: Mapping[str, Any], parameters: Mapping[str, Any] | N
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def _row_parameters(
+    definition: Mapping[str, Any], parameters: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """The runtime parameters a pass depends on: all but those only bounds that are judged on
+    every validation (`passes_with_more_rows`, e.g. the freshness cutoff, which moves with the
+    clock) use. A pass says the rows in scope passed the row-by-row expectations."""
+    from orchestration.quality.gx_engine import passes_with_more_rows
+
+    def names(expectation: Mapping[str, Any]) -> set[str]:
+        return {
+            str(value["$PARAMETER"])
+            for value in (expectation.get("kwargs") or {}).values()
+            if isinstance(value, Mapping) and "$PARAMETER" in value
+        }
+
+    expectations = definition.get("expectations") or ()
+    judged_again = set().union(*(names(e) for e in expectations if passes_with_more_rows(e)))
+    kept = set().union(*(names(e) for e in expectations if not passes_with_more_rows(e)))
+    return {
+        name: value
+        for name, value in (parameters or {}).items()
+        if name not in judged_again or name in kept
+    }
+
+
 def day_column(definition: Mapping[str, Any]) -> str | None:
     """The day column of a suite that validates only rebuilt rows (meta.rebuilt_rows)."""
     config = (definition.get("meta") or {}).get("rebuilt_rows")
@@ -90,9 +119,9 @@ def validation_scope(
     parameters: Mapping[str, Any] | None = None,
 ) -> ValidationScope:
     """The rows of `schema.table` that suite `suite` must validate in this run (module doc)."""
-    from orchestration.quality.gx_engine import row_by_row
+    from orchestration.quality.gx_engine import judged_on_some_rows
 
-    printed = fingerprint(definition, parameters)
+    printed = fingerprint(definition, _row_parameters(definition, parameters))
 
     def every_row(reason: str, through: datetime | None = None) -> ValidationScope:
         return ValidationScope(None, reason, printed, through)
@@ -100,7 +129,7 @@ def validation_scope(
     column = day_column(definition)
     if column is None:
         return every_row("the suite validates every row (no meta.rebuilt_rows)")
-    if not row_by_row(definition):
+    if not judged_on_some_rows(definition):
         return every_row("the suite has expectations on the whole table")
     if engine.name not in LOGGING_ENGINES:
         return every_row(f"{engine.name} keeps no log of rebuilt days (full builds)")

@@ -13,7 +13,7 @@
             "{{ nps_create_incremental_state() }}",
             "{{ create_theme_tagging_state() }}",
             "{{ nps_create_rebuilt_from_log() }}",
-            "{{ nps_log_rebuilt_from(nps_first_reprocessed_day()) }}",
+            "{{ nps_log_rebuilt_from(nps_first_reprocessed_day(theme_tagging_changed())) }}",
             "{{ delete_retagged_days() }}",
         ],
         post_hook=[

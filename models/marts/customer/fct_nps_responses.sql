@@ -1,4 +1,5 @@
-{#- Incremental by day (macros/nps_incremental.sql): a run replaces the days it reprocesses. -#}
+{#- Incremental by day (macros/nps_incremental.sql): a run replaces the days it reprocesses, and
+    logs the first of them (nps_log_rebuilt_from), so its GX suite validates only those rows. -#}
 
 {{
     config(
@@ -9,6 +10,8 @@
         on_schema_change='fail',
         pre_hook=[
             "{{ nps_create_incremental_state() }}",
+            "{{ nps_create_rebuilt_from_log() }}",
+            "{{ nps_log_rebuilt_from(nps_first_reprocessed_day()) }}",
             "{{ nps_delete_reprocessed_days('response_date') }}",
         ],
         post_hook="{{ nps_record_processed() }}",
