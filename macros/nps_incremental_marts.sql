@@ -29,7 +29,11 @@
         nps_recomputed_respondents(facts)     -> select of respondent_id dim_respondents recomputes
         nps_delete_respondents_without_facts(facts)  post-hook
         nps_rebuilt_rows_condition(relation, day_column)  -> SQL condition of the rebuilt rows
-        default__get_where_subquery(relation)  dbt's, with the placeholder above
+        nps_rebuilt_rows_in(where, placeholder, relation, day_column)  -> `where`, placeholder
+                                                 replaced by that condition
+        default__get_where_subquery(relation)  dbt's, with the placeholders
+                                                 __nps_rebuilt_rows__ (calendar_date) and
+                                                 __nps_rebuilt_response_days__ (response_date)
 -#}
 
 {#- The input rows of a theme model: the reprocessed days, or every day when the tagging changed
@@ -121,24 +125,28 @@
     ) }}
 {%- endmacro %}
 
+{#- `where` with `placeholder` replaced by the rows of `relation` its run rewrote (by day_column);
+    the log is only queried when the placeholder is there. -#}
+{% macro nps_rebuilt_rows_in(where, placeholder, relation, day_column) -%}
+    {%- if where and placeholder in where -%}
+        {{ return(where | replace(
+            placeholder, nps_warehouse.nps_rebuilt_rows_condition(relation, day_column)
+        )) }}
+    {%- endif -%}
+    {{ return(where) }}
+{%- endmacro %}
+
 {#- dbt's, plus the placeholders of the rows a model's run rewrote: __nps_rebuilt_rows__
     (nps_rolling's calendar days) and __nps_rebuilt_response_days__ (the theme models' response
     days). A test's `where` config is rendered at parse time, without macros or the run's
     moment. -#}
 {% macro default__get_where_subquery(relation) -%}
-    {%- set where = config.get('where', '') -%}
-    {%- if where and '__nps_rebuilt_rows__' in where -%}
-        {%- set where = where | replace(
-            '__nps_rebuilt_rows__',
-            nps_warehouse.nps_rebuilt_rows_condition(relation, 'calendar_date'),
-        ) -%}
-    {%- endif -%}
-    {%- if where and '__nps_rebuilt_response_days__' in where -%}
-        {%- set where = where | replace(
-            '__nps_rebuilt_response_days__',
-            nps_warehouse.nps_rebuilt_rows_condition(relation, 'response_date'),
-        ) -%}
-    {%- endif -%}
+    {%- set where = nps_warehouse.nps_rebuilt_rows_in(
+        nps_warehouse.nps_rebuilt_rows_in(
+            config.get('where', ''), '__nps_rebuilt_rows__', relation, 'calendar_date'
+        ),
+        '__nps_rebuilt_response_days__', relation, 'response_date',
+    ) -%}
     {%- if where -%}
         {%- set filtered -%}
             (select * from {{ relation }} where {{ where }}) dbt_subquery

@@ -293,6 +293,22 @@ def test_a_new_day_recomputes_only_its_days_and_respondents(history: dict) -> No
     assert new_day["C2"] == [(3, date(2025, 3, 20), "D2")]
 
 
+def assert_scoped(
+    incremental: dict[str, tuple[str, str]],
+    full: dict[str, tuple[str, str]],
+    day_column: str,
+    first_day: date,
+) -> None:
+    """The scoped tests passed, reading the days from `first_day` on in the incremental run
+    and every row in the full build."""
+    for status, sql in incremental.values():
+        assert status == "pass"
+        assert f"where ({day_column} >= cast('{first_day}' as date)" in sql, sql
+    for status, sql in full.values():
+        assert status == "pass"
+        assert "where 1 = 1" in sql and f"{day_column} >= cast(" not in sql, sql
+
+
 def test_rolling_tests_read_the_rebuilt_days_only_on_an_incremental_run(history: dict) -> None:
     new_day, full = history["states"]["new_day"], history["states"]["full"]
     # nps_rolling's 7 scoped data tests (not_null x 3, accepted_values, grain, roll-up, counts)
@@ -300,13 +316,8 @@ def test_rolling_tests_read_the_rebuilt_days_only_on_an_incremental_run(history:
     # the new day's run rewrote nps_rolling from a day after its first one on
     [(first_day,)] = new_day["rebuilt_from"]
     assert date(2025, 2, 10) < first_day <= date(2025, 3, 20)
-    for status, sql in new_day["rolling_tests"].values():
-        assert status == "pass"
-        assert f"where (calendar_date >= cast('{first_day}' as date)" in sql, sql
-    # a full build tests every row
-    for status, sql in full["rolling_tests"].values():
-        assert status == "pass"
-        assert "where 1 = 1" in sql and "calendar_date >= cast(" not in sql, sql
+    # ... and a full build tests every row
+    assert_scoped(new_day["rolling_tests"], full["rolling_tests"], "calendar_date", first_day)
 
 
 def test_theme_tests_read_the_reprocessed_days_only_on_an_incremental_run(history: dict) -> None:
@@ -323,9 +334,4 @@ def test_theme_tests_read_the_reprocessed_days_only_on_an_incremental_run(histor
     ]
     assert {day for _, day in others} == {first_day}
     assert date(2025, 2, 10) < first_day <= date(2025, 3, 1)
-    for status, sql in new_day["theme_tests"].values():
-        assert status == "pass"
-        assert f"where (response_date >= cast('{first_day}' as date)" in sql, sql
-    for status, sql in full["theme_tests"].values():
-        assert status == "pass"
-        assert "where 1 = 1" in sql and "response_date >= cast(" not in sql, sql
+    assert_scoped(new_day["theme_tests"], full["theme_tests"], "response_date", first_day)

@@ -35,6 +35,34 @@ COLUMNS = (
 )
 
 
+def create_build_logs(conn: duckdb.DuckDBPyConnection) -> None:
+    """The schemas and the logs a dbt run of an incremental model writes (macros/)."""
+    conn.execute("set TimeZone = 'UTC'")
+    for schema in ("marts", "intermediate"):
+        conn.execute(f"create schema if not exists {schema}")
+    conn.execute(
+        "create table if not exists intermediate.nps_incremental_state "
+        "(model_name varchar, processed_at timestamptz)"
+    )
+    conn.execute(
+        "create table if not exists intermediate.nps_rebuilt_from "
+        "(model_name varchar, first_day date, processed_at timestamptz)"
+    )
+
+
+def log_build(
+    conn: duckdb.DuckDBPyConnection, model: str, first_day: date | None, processed_at: datetime
+) -> None:
+    """What one run of `model` logs: the first day it rewrote (None: all) and its watermark."""
+    conn.execute(
+        "insert into intermediate.nps_rebuilt_from values (?, ?, ?)",
+        [model, first_day, processed_at],
+    )
+    conn.execute(
+        "insert into intermediate.nps_incremental_state values (?, ?)", [model, processed_at]
+    )
+
+
 def day(index: int) -> date:
     return FIRST_DAY + timedelta(days=index)
 
@@ -52,17 +80,7 @@ class StandInModel:
         self.runs += 1
         processed_at = datetime(2025, 4, 1, tzinfo=UTC) + timedelta(hours=self.runs)
         with duckdb.connect(str(self.warehouse)) as conn:
-            conn.execute("set TimeZone = 'UTC'")
-            conn.execute("create schema if not exists marts")
-            conn.execute("create schema if not exists intermediate")
-            conn.execute(
-                "create table if not exists intermediate.nps_incremental_state "
-                "(model_name varchar, processed_at timestamptz)"
-            )
-            conn.execute(
-                "create table if not exists intermediate.nps_rebuilt_from "
-                "(model_name varchar, first_day date, processed_at timestamptz)"
-            )
+            create_build_logs(conn)
             values = ", ".join("?" for _ in CLEAN)
             if first_day is None:
                 conn.execute("drop table if exists marts.nps_rolling")
@@ -84,14 +102,7 @@ class StandInModel:
                         f"insert into marts.nps_rolling values (?, ?, {values})",
                         [day(index), region, *row],
                     )
-            conn.execute(
-                "insert into intermediate.nps_rebuilt_from values ('nps_rolling', ?, ?)",
-                [first_day, processed_at],
-            )
-            conn.execute(
-                "insert into intermediate.nps_incremental_state values ('nps_rolling', ?)",
-                [processed_at],
-            )
+            log_build(conn, "nps_rolling", first_day, processed_at)
 
 
 def run_check(instance: dg.DagsterInstance, warehouse: Path, build) -> dg.ExecuteInProcessResult:
@@ -239,12 +250,13 @@ FACTS = dg.AssetKey(["marts", "fct_nps_responses"])
 
 
 class StandInFacts:
-    """Writes marts.fct_nps_responses (two responses a day, the newest day today) and the
-    model's logs like one dbt run of it: the days from a first day on."""
+    """Writes marts.fct_nps_responses (two responses a day) and the model's logs like one dbt
+    run of it: the days from a first day on."""
 
-    def __init__(self, warehouse: Path, days: int) -> None:
+    def __init__(self, warehouse: Path, days: int, age_days: int = 0) -> None:
+        """`days` days of responses, the newest `age_days` old."""
         self.warehouse = warehouse
-        self.first = datetime.now(UTC).date() - timedelta(days=days - 1)
+        self.first = datetime.now(UTC).date() - timedelta(days=days - 1 + age_days)
         self.runs = 0
 
     def day(self, index: int) -> date:
@@ -256,17 +268,7 @@ class StandInFacts:
         self.runs += 1
         processed_at = datetime.now(UTC) + timedelta(seconds=self.runs)
         with duckdb.connect(str(self.warehouse)) as conn:
-            conn.execute("set TimeZone = 'UTC'")
-            for schema in ("marts", "intermediate"):
-                conn.execute(f"create schema if not exists {schema}")
-            conn.execute(
-                "create table if not exists intermediate.nps_incremental_state "
-                "(model_name varchar, processed_at timestamptz)"
-            )
-            conn.execute(
-                "create table if not exists intermediate.nps_rebuilt_from "
-                "(model_name varchar, first_day date, processed_at timestamptz)"
-            )
+            create_build_logs(conn)
             if first_day is None:
                 conn.execute(
                     "create or replace table marts.fct_nps_responses "
@@ -291,14 +293,7 @@ class StandInFacts:
                             11 if self.day(index) == bad_day and hour == 8 else 7,
                         ],
                     )
-            conn.execute(
-                "insert into intermediate.nps_rebuilt_from values ('fct_nps_responses', ?, ?)",
-                [first_day, processed_at],
-            )
-            conn.execute(
-                "insert into intermediate.nps_incremental_state values ('fct_nps_responses', ?)",
-                [processed_at],
-            )
+            log_build(conn, "fct_nps_responses", first_day, processed_at)
 
 
 def run_facts_check(
@@ -374,3 +369,33 @@ def test_the_facts_suite_reads_the_rebuilt_days_and_judges_freshness_on_the_whol
         bad_day = facts.day(days)
         bad = facts_outcome(run_check_facts(instance, warehouse, facts, bad_day, days + 1, bad_day))
         assert (bad["passed"], bad["rows"], bad["score_failures"]) == (False, 2, 1)
+
+
+def test_a_stale_feed_is_judged_on_the_rebuilt_rows_when_they_hold_the_newest_response(
+    tmp_path: Path,
+) -> None:
+    """The freshness fails on the whole table and on the rebuilt rows alike when those hold the
+    table's newest submitted_at (checked in SQL): no second read of every row, and the rows'
+    own expectations passing is recorded, so the next run reads its new rows only."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    days = 5
+    facts = StandInFacts(warehouse, days, age_days=10)  # older than the 72-hour cutoff
+    with dg.instance_for_test() as instance:
+        full = facts_outcome(run_check_facts(instance, warehouse, facts, None, days))
+        assert (full["passed"], full["rows"], full["scope"]) == (False, 2 * days, "every row")
+        assert full["score_failures"] == 0
+
+        new_day = facts_outcome(
+            run_check_facts(instance, warehouse, facts, facts.day(days), days + 1)
+        )
+        assert (new_day["passed"], new_day["rows"]) == (False, 2)
+        assert new_day["scope"] == f"\"response_date\" >= cast('{facts.day(days)}' as date)"
+        assert "failed on those rows alone" not in new_day["reason"]
+        assert new_day["newest"].startswith(facts.day(days).isoformat())
+
+        # nothing rewritten: the rows in scope hold no submitted_at, every row is read
+        none = facts_outcome(
+            run_check_facts(instance, warehouse, facts, date(9999, 12, 31), days + 1)
+        )
+        assert (none["passed"], none["rows"], none["scope"]) == (False, 2 * (days + 1), "every row")
+        assert "failed on those rows alone" in none["reason"]

@@ -208,14 +208,29 @@ def judged_on_some_rows(definition: Mapping[str, Any]) -> bool:
     )
 
 
-def failed_only_for_lack_of_rows(
+def failed_bounds(
     definition: Mapping[str, Any], validation: BatchValidation
-) -> bool:
-    """Whether a validation of some rows failed only on expectations that may pass on the whole
-    table (passes_with_more_rows). Outcomes come in the suite's order."""
+) -> list[Mapping[str, Any]] | None:
+    """The expectations that may pass on the whole table (passes_with_more_rows) a validation
+    of some rows failed, when those are all it failed (None otherwise). Outcomes come in the
+    suite's order."""
     expectations = definition.get("expectations") or ()
     failed = [e for e, o in zip(expectations, validation.outcomes, strict=False) if not o.success]
-    return bool(failed) and all(passes_with_more_rows(e) for e in failed)
+    if failed and all(passes_with_more_rows(e) for e in failed):
+        return failed
+    return None
+
+
+def rows_passed(definition: Mapping[str, Any], validation: BatchValidation) -> bool:
+    """Whether the rows validated passed every expectation judged row by row: what a pass of
+    the rows in scope records (rebuilt_rows.record_pass); bounds on the whole table are judged
+    again on every validation."""
+    expectations = definition.get("expectations") or ()
+    return all(
+        outcome.success
+        for expectation, outcome in zip(expectations, validation.outcomes, strict=False)
+        if not passes_with_more_rows(expectation)
+    )
 
 
 # table-level expectations whose per-chunk results add up to the whole batch's: the row count

@@ -18,8 +18,8 @@ ranges and intervals of the NPS marts and facts.
 A suite with `meta.rebuilt_rows` (nps_rolling, fct_nps_responses) validates only the rows its
 incremental mart rebuilt since the suite last passed (orchestration/quality/rebuilt_rows.py): a
 blocked run's rows stay in scope until a validation passes; anything unknown validates every
-row, and so does a bound on the whole table that fails on the rebuilt rows alone (the newest
-submitted_at of fct_nps_responses' freshness, when no rebuilt row is new).
+row, and so does a bound on the whole table that fails on rebuilt rows not holding the table's
+maximum (fct_nps_responses' freshness, when no rebuilt row is new).
 """
 
 import dataclasses
@@ -123,9 +123,13 @@ def _build_check(suite: str, definition: dict[str, Any]) -> dg.AssetChecksDefini
     )
     def _check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
         # imported here: Great Expectations takes seconds to import
-        from orchestration.quality.gx_engine import failed_only_for_lack_of_rows
+        from orchestration.quality.gx_engine import failed_bounds, rows_passed
         from orchestration.quality.readers import validate_relation
-        from orchestration.quality.rebuilt_rows import record_pass, validation_scope
+        from orchestration.quality.rebuilt_rows import (
+            bounds_judged_in_scope,
+            record_pass,
+            validation_scope,
+        )
         from orchestration.quality.runtime import quality_project_dir, validator_for
         from orchestration.quality.verdicts import check_severity
 
@@ -145,8 +149,9 @@ def _build_check(suite: str, definition: dict[str, Any]) -> dg.AssetChecksDefini
             parameters or None,
             where=scope.where,
         )
-        if not scope.every_row and failed_only_for_lack_of_rows(definition, validation):
-            # e.g. the newest submitted_at is not among the rebuilt rows: judge the whole table
+        bounds = None if scope.where is None else failed_bounds(definition, validation)
+        if bounds and not bounds_judged_in_scope(engine, schema, table, bounds, scope.where):
+            # the newest submitted_at is not among the rebuilt rows: judge the whole table
             scope = dataclasses.replace(
                 scope,
                 where=None,
@@ -156,7 +161,7 @@ def _build_check(suite: str, definition: dict[str, Any]) -> dg.AssetChecksDefini
             validation = validate_relation(
                 validator, engine, schema, table, suite, definition, parameters or None
             )
-        if validation.success:
+        if rows_passed(definition, validation):
             record_pass(engine, scope, suite, table, validation.rows)
         metadata = evaluation_metadata(definition, validation, validation.rows)
         metadata["validated_rows"] = dg.MetadataValue.json(scope.to_metadata())

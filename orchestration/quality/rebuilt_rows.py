@@ -20,8 +20,10 @@ more rows (`gx_engine.passes_with_more_rows`: a column's maximum at least a boun
 at most one) are scoped: the verdict of a row-by-row expectation over the whole table is the
 verdicts over its rows, so rows that passed and were not rewritten need no second look, and a
 maximum that reaches its bound on the rebuilt rows reaches it on the whole table. When such a
-bound fails on the rebuilt rows alone, the check validates every row instead
-(`mart_checks`). A suite with any other expectation on the whole table (row count, uniqueness,
+bound fails on the rebuilt rows and they do not hold the whole table's maximum (minimum:
+`bounds_judged_in_scope`), the check validates every row instead (`mart_checks`). A pass
+records that the rows in scope passed the row-by-row expectations; the bounds are judged again
+on every validation. A suite with any other expectation on the whole table (row count, uniqueness,
 a mean) is always validated in full.
 """
 
@@ -30,7 +32,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -135,10 +137,7 @@ def validation_scope(
         return every_row(f"{engine.name} keeps no log of rebuilt days (full builds)")
     if not (_exists(engine, *REBUILT_FROM_TABLE) and _exists(engine, *STATE_TABLE)):
         return every_row("no log of rebuilt days yet")
-    log_table, state_table = _relation(*REBUILT_FROM_TABLE), _relation(*STATE_TABLE)
-    ((through,),) = engine.fetchall(
-        f"select max(processed_at) from {log_table} where model_name = ?", [table]
-    )
+    through = newest_logged_build(engine.fetchall, table)
     if through is None:
         return every_row(f"{table} logged no build")
     last_pass = _last_pass(engine, suite, table)
@@ -147,29 +146,18 @@ def validation_scope(
     passed_fingerprint, passed_through = last_pass
     if passed_fingerprint != printed:
         return every_row("the suite or its parameters changed since it last passed", through)
-    ((unlogged,),) = engine.fetchall(
-        f"select count(*) from {state_table} as state "
-        "where state.model_name = ? and state.processed_at > ? and not exists ("
-        f"select 1 from {log_table} as logged where logged.model_name = state.model_name "
-        "and logged.processed_at = state.processed_at)",
-        [table, passed_through],
-    )
-    if unlogged:
+    since = rebuilds_since(engine.fetchall, table, passed_through)
+    if since.unlogged:
         return every_row(
-            f"{unlogged} build(s) of {table} since the last pass logged no day", through
+            f"{since.unlogged} build(s) of {table} since the last pass logged no day", through
         )
-    ((runs, partial_runs, first_day),) = engine.fetchall(
-        f"select count(*), count(first_day), min(first_day) from {log_table} "
-        "where model_name = ? and processed_at > ?",
-        [table, passed_through],
-    )
-    if runs == 0:
+    if since.runs == 0:
         return ValidationScope(
             "1 = 0", f"{table} was not rebuilt since the suite last passed", printed, through
         )
-    if partial_runs < runs:
+    if since.first_day is None:
         return every_row(f"a full build of {table} since the suite last passed", through)
-    first_day = first_day if isinstance(first_day, date) else date.fromisoformat(str(first_day))
+    runs, first_day = since.runs, since.first_day
     return ValidationScope(
         f"{quote(column)} >= cast('{first_day.isoformat()}' as date)",
         f"{runs} build(s) of {table} since the suite last passed rewrote the days from "
@@ -178,6 +166,75 @@ def validation_scope(
         through,
         first_day,
     )
+
+
+@dataclass(frozen=True)
+class RebuildsSince:
+    """The dbt builds of a model logged after a moment: what they rewrote."""
+
+    runs: int
+    unlogged: int  # builds with a watermark but no log row (e.g. an older model): unknown
+    first_day: date | None  # the earliest first day logged; None: a full build among them, or none
+
+
+def newest_logged_build(
+    fetchall: Callable[[str, list[Any]], list[tuple[Any, ...]]], model: str
+) -> datetime | None:
+    """When the newest build of `model` that logged its first day ran (None: none did)."""
+    ((through,),) = fetchall(
+        f"select max(processed_at) from {_relation(*REBUILT_FROM_TABLE)} where model_name = ?",
+        [model],
+    )
+    return through
+
+
+def rebuilds_since(
+    fetchall: Callable[[str, list[Any]], list[tuple[Any, ...]]], model: str, since: datetime
+) -> RebuildsSince:
+    """The builds of `model` after `since`, read with `fetchall(sql, parameters)` from the
+    warehouse holding the logs (both must exist). Shared by the suites' scope and publishing,
+    which fingerprints only the days rebuilt since the last publication."""
+    log_table, state_table = _relation(*REBUILT_FROM_TABLE), _relation(*STATE_TABLE)
+    ((unlogged,),) = fetchall(
+        f"select count(*) from {state_table} as state "
+        "where state.model_name = ? and state.processed_at > ? and not exists ("
+        f"select 1 from {log_table} as logged where logged.model_name = state.model_name "
+        "and logged.processed_at = state.processed_at)",
+        [model, since],
+    )
+    ((runs, partial_runs, first_day),) = fetchall(
+        f"select count(*), count(first_day), min(first_day) from {log_table} "
+        "where model_name = ? and processed_at > ?",
+        [model, since],
+    )
+    if partial_runs < runs or first_day is None:
+        first_day = None
+    elif not isinstance(first_day, date):
+        first_day = date.fromisoformat(str(first_day))
+    return RebuildsSince(int(runs), int(unlogged), first_day)
+
+
+def bounds_judged_in_scope(
+    engine: Engine,
+    schema: str,
+    table: str,
+    bounds: list[Mapping[str, Any]],
+    where: str,
+) -> bool:
+    """Whether the rows in scope (`where`) hold the whole table's maximum (minimum) of the
+    column of each bound expectation (gx_engine.passes_with_more_rows): then its verdict on
+    those rows is its verdict on the whole table. Two aggregates in SQL, no rows read out."""
+    relation = _relation(schema, table)
+    for bound in bounds:
+        column = quote(str((bound.get("kwargs") or {})["column"]))
+        aggregate = "max" if bound.get("type") == "expect_column_max_to_be_between" else "min"
+        ((whole, in_scope),) = engine.fetchall(
+            f"select {aggregate}({column}), "
+            f"(select {aggregate}({column}) from {relation} where {where}) from {relation}"
+        )
+        if whole is None or whole != in_scope:
+            return False
+    return True
 
 
 def record_pass(
