@@ -22,11 +22,12 @@ import hashlib
 import logging
 import os
 import shutil
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pyarrow.parquet as pq
@@ -73,6 +74,21 @@ _FINGERPRINT_TABLES = f"""
         mart varchar, day date, row_count bigint, fingerprint hugeint
     );
 """
+# the marts whose dbt runs log the first day they rewrote (intermediate.nps_rebuilt_from,
+# macros/nps_rebuilt_from.sql), with the day column that day is of: a publication fingerprints
+# their days from the first day rebuilt since the last publication on, and carries the earlier
+# days' fingerprints over from it (nps_rolling's 17M rows took 6 s to hash on every new day)
+LOGGED_DAY_COLUMNS = {
+    "nps_rolling": "calendar_date",
+    "fct_nps_responses": "response_date",
+    "fct_comment_themes": "response_date",
+}
+# per logged mart, the newest logged build the publication's fingerprints include
+_REBUILT_THROUGH_TABLE = f"""
+    create table if not exists {{db}}.{FINGERPRINT_SCHEMA}.rebuilt_through (
+        mart varchar primary key, processed_at timestamp with time zone
+    )
+"""
 
 
 # one hash over the row's columns as arguments: a third faster than hashing the row as a
@@ -105,7 +121,10 @@ def publish_marts(
     (`parquet_layout` `file`) or a folder of a file per month (`monthly`).
 
     Only what changed is written. Each mart's rows are fingerprinted per day (a count and a
-    sum of row hashes, one scan) while the previous publication is copied beside itself; only
+    sum of row hashes, one scan) while the previous publication is copied beside itself; a
+    mart whose builds log the first day they rewrote (LOGGED_DAY_COLUMNS) is hashed only from
+    the earliest day logged since that publication on, its earlier days' fingerprints carried
+    over from it (every day when a build since rebuilt everything or logged nothing). Only
     the marts that differ are patched in the copy (the changed days deleted and inserted again,
     or the whole table where the columns changed or there is no day column), and only their
     Parquet is written again: the whole file, or the files of the changed months. `fresh`
@@ -132,7 +151,10 @@ def publish_marts(
         conn = duckdb.connect(str(warehouse), read_only=True)
         try:
             apply_duckdb_settings(conn)  # big marts stream through within NPS_DUCKDB_MEMORY_LIMIT
-            states = {name: _mart_state(conn, name) for name in _mart_names(conn)}
+            names = _mart_names(conn)
+            # the logged marts wait for the previous fingerprints, in the copy
+            logged = [n for n in names if n in LOGGED_DAY_COLUMNS] if copy_previous else []
+            states = {name: _mart_state(conn, name) for name in names if name not in logged}
             if copied is not None:
                 copied.result()
             # a read-only connection attaches read-only unless told otherwise
@@ -147,6 +169,14 @@ def publish_marts(
                 conn.execute(f"create schema published.{PUBLISHED_SCHEMA}")
                 conn.execute(f"create schema published.{FINGERPRINT_SCHEMA}")
                 conn.execute(_FINGERPRINT_TABLES.format(db="published"))
+            conn.execute(_REBUILT_THROUGH_TABLE.format(db="published"))
+            through = _newest_builds(conn)
+            published_through = _published_through(conn)
+            for name in logged:
+                states[name] = _logged_mart_state(
+                    conn, name, previous.get(name), published_through.get(name)
+                )
+            states = dict(sorted(states.items()))
             changed = [
                 name
                 for name, state in states.items()
@@ -174,6 +204,7 @@ def publish_marts(
             for gone in sorted(set(previous) - set(states)):  # marts dropped from the project
                 conn.execute(f"drop table published.{PUBLISHED_SCHEMA}.{quote_identifier(gone)}")
                 _record_state(conn, gone, None)
+            _record_through(conn, {n: through.get(n) for n in states if n in LOGGED_DAY_COLUMNS})
             conn.execute("detach published")
         finally:
             conn.close()
@@ -212,27 +243,134 @@ def _mart_names(conn: duckdb.DuckDBPyConnection) -> list[str]:
     ]
 
 
-def _mart_state(conn: duckdb.DuckDBPyConnection, name: str) -> _MartState:
-    columns = conn.execute(
+def _mart_columns(conn: duckdb.DuckDBPyConnection, name: str) -> list[tuple[str, str]]:
+    return conn.execute(
         "select column_name, data_type from information_schema.columns "
         "where table_catalog = current_database() and table_schema = ? and table_name = ? "
         "order by ordinal_position",
         [PUBLISHED_SCHEMA, name],
     ).fetchall()
+
+
+def _columns_signature(columns: list[tuple[str, str]]) -> tuple[str, str | None]:
+    """A mart's columns signature and its day column (its first date column, if any)."""
     # the row hash is part of the signature: a publication fingerprinted another way is
     # replaced whole, once, instead of comparing fingerprints that cannot match
     signature = hashlib.sha256(repr((ROW_HASH, columns)).encode()).hexdigest()
-    day_column = next((column for column, kind in columns if kind == "DATE"), None)
+    return signature, next((column for column, kind in columns if kind == "DATE"), None)
+
+
+def _mart_state(conn: duckdb.DuckDBPyConnection, name: str, where: str | None = None) -> _MartState:
+    """A mart's state, its partitions those of its rows matching `where` (SQL; all rows)."""
+    columns = _mart_columns(conn, name)
+    signature, day_column = _columns_signature(columns)
     day = quote_identifier(day_column) if day_column else "null::date"
     row_hash = ROW_HASH.format(columns=", ".join(quote_identifier(c) for c, _ in columns))
     # the sum does not depend on the order of the rows and, unlike xor, does not cancel a
     # duplicated row
     rows = conn.execute(
         f"select {day} as day, count(*), sum({row_hash}::hugeint) "
-        f"from {PUBLISHED_SCHEMA}.{quote_identifier(name)} group by all"
+        f"from {PUBLISHED_SCHEMA}.{quote_identifier(name)} "
+        f"{f'where {where} ' if where else ''}group by all"
     ).fetchall()
     partitions = {day_value: (int(count), int(total or 0)) for day_value, count, total in rows}
     return _MartState(signature, day_column, partitions)
+
+
+def _newest_builds(conn: duckdb.DuckDBPyConnection) -> dict[str, object]:
+    """The newest build of each logged mart (its watermark), logged or not: what this
+    publication's fingerprints include ({} without the logs)."""
+    from orchestration.quality.rebuilt_rows import STATE_TABLE
+
+    if not _has_build_logs(conn):
+        return {}
+    return dict(
+        conn.execute(
+            f"select model_name, max(processed_at) from {'.'.join(STATE_TABLE)} "
+            "where model_name in (select unnest(?::varchar[])) group by all",
+            [list(LOGGED_DAY_COLUMNS)],
+        ).fetchall()
+    )
+
+
+def _logged_mart_state(
+    conn: duckdb.DuckDBPyConnection,
+    name: str,
+    before: _MartState | None,
+    published_through: object,
+) -> _MartState:
+    """The state of a logged mart: the days rebuilt since the last publication (the newest
+    build it included: `published_through`) fingerprinted, the earlier days' fingerprints
+    carried over from it. Every day is fingerprinted when anything is unknown: no earlier
+    publication or record, other columns, another day column, a full build or a build that
+    logged nothing since."""
+    from orchestration.quality.rebuilt_rows import rebuilds_since
+
+    signature, day_column = _columns_signature(_mart_columns(conn, name))
+    if (
+        before is None
+        or published_through is None
+        or before.columns_signature != signature
+        or before.day_column != day_column
+        or day_column != LOGGED_DAY_COLUMNS[name]
+        or not _has_build_logs(conn)
+    ):
+        return _mart_state(conn, name)
+    since = rebuilds_since(_fetchall(conn), name, published_through)
+    if since.unlogged:
+        return _mart_state(conn, name)
+    if since.runs == 0:
+        return before
+    if since.first_day is None:
+        return _mart_state(conn, name)
+    first_day = since.first_day
+    rebuilt = _mart_state(
+        conn,
+        name,
+        f"{quote_identifier(day_column)} >= {sql_literal(first_day.isoformat())}::date "
+        f"or {quote_identifier(day_column)} is null",
+    )
+    kept = {
+        day: value
+        for day, value in before.partitions.items()
+        if isinstance(day, date) and day < first_day
+    }
+    return _MartState(signature, day_column, {**kept, **rebuilt.partitions})
+
+
+def _has_build_logs(conn: duckdb.DuckDBPyConnection) -> bool:
+    from orchestration.quality.rebuilt_rows import REBUILT_FROM_TABLE, STATE_TABLE
+
+    ((found,),) = conn.execute(
+        "select count(*) from information_schema.tables "
+        "where table_catalog = current_database() "
+        "and table_schema || '.' || table_name in (?, ?)",
+        [".".join(REBUILT_FROM_TABLE), ".".join(STATE_TABLE)],
+    ).fetchall()
+    return found == 2
+
+
+def _fetchall(
+    conn: duckdb.DuckDBPyConnection,
+) -> Callable[[str, list[Any]], list[tuple[Any, ...]]]:
+    return lambda sql, parameters: conn.execute(sql, parameters).fetchall()
+
+
+def _published_through(conn: duckdb.DuckDBPyConnection) -> dict[str, object]:
+    return dict(
+        conn.execute(
+            f"select mart, processed_at from published.{FINGERPRINT_SCHEMA}.rebuilt_through"
+        ).fetchall()
+    )
+
+
+def _record_through(conn: duckdb.DuckDBPyConnection, through: dict[str, object]) -> None:
+    conn.execute(f"delete from published.{FINGERPRINT_SCHEMA}.rebuilt_through")
+    for name, processed_at in sorted(through.items()):
+        conn.execute(
+            f"insert into published.{FINGERPRINT_SCHEMA}.rebuilt_through values (?, ?)",
+            [name, processed_at],
+        )
 
 
 def _published_states(conn: duckdb.DuckDBPyConnection) -> dict[str, _MartState] | None:

@@ -316,3 +316,85 @@ def test_an_unusable_parquet_layout_stops_the_run_before_it_starts(
     assert main([*command, "--target", target]) == 2
     assert message in capsys.readouterr().err
     assert not warehouse.exists()
+
+
+def _log_build(warehouse: Path, first_day: str | None, hour: int, logged: bool = True) -> None:
+    """What a dbt build of nps_rolling logs: its watermark and, unless not `logged` (an older
+    model), the first day it rewrote (None: a full build)."""
+    processed_at = f"2025-03-01 {hour:02d}:00:00+00"
+    with duckdb.connect(str(warehouse)) as conn:
+        conn.execute("create schema if not exists intermediate")
+        conn.execute(
+            "create table if not exists intermediate.nps_incremental_state "
+            "(model_name varchar, processed_at timestamptz)"
+        )
+        conn.execute(
+            "create table if not exists intermediate.nps_rebuilt_from "
+            "(model_name varchar, first_day date, processed_at timestamptz)"
+        )
+        conn.execute(
+            "insert into intermediate.nps_incremental_state values ('nps_rolling', ?)",
+            [processed_at],
+        )
+        if logged:
+            conn.execute(
+                "insert into intermediate.nps_rebuilt_from values ('nps_rolling', ?, ?)",
+                [first_day, processed_at],
+            )
+
+
+def _published_value(published: Path, day: str) -> list[tuple]:
+    return _sql(
+        published / PUBLISHED_DATABASE,
+        f"select sum(responses) from marts.nps_rolling where calendar_date = '{day}'",
+    )
+
+
+def test_logged_marts_are_fingerprinted_from_their_first_rebuilt_day(
+    warehouse: Path, tmp_path: Path
+) -> None:
+    """A mart whose builds log the first day they rewrote (nps_rolling) is hashed from the
+    earliest day logged since the last publication on; the earlier days' fingerprints are the
+    last publication's. A change the logs do not announce is therefore not seen, unless a build
+    logged nothing or rebuilt everything: then every day is hashed again."""
+    published = tmp_path / "published"
+    with duckdb.connect(str(warehouse)) as conn:
+        conn.execute(
+            "create table marts.nps_rolling as select date '2025-01-01' + (i % 30)::int "
+            "as calendar_date, i as responses from range(300) as r(i)"
+        )
+    _log_build(warehouse, None, 1)
+    publish_marts(warehouse, published, "one")
+    _assert_published_equals(warehouse, published)
+
+    def change(sql: str) -> None:
+        with duckdb.connect(str(warehouse)) as conn:
+            conn.execute(sql)
+
+    # a build rewrote the days from the 21st on (one of them changed); a change on the 5th
+    # that no build logged stays unseen
+    change(
+        "update marts.nps_rolling set responses = responses + 1 where calendar_date = '2025-01-25'"
+    )
+    change("update marts.nps_rolling set responses = 0 where calendar_date = '2025-01-05'")
+    _log_build(warehouse, "2025-01-21", 2)
+    second = publish_marts(warehouse, published, "two")
+    assert second.changed == ("nps_rolling",)
+    assert _published_value(published, "2025-01-25") == _sql(
+        warehouse, "select sum(responses) from marts.nps_rolling where calendar_date = '2025-01-25'"
+    )
+    assert _published_value(published, "2025-01-05") != [(0,)]
+
+    # no build since: nothing of nps_rolling is hashed again
+    assert publish_marts(warehouse, published, "three").changed == ()
+
+    # a build that logged no day (e.g. an older model): every day is hashed, the 5th is seen
+    _log_build(warehouse, "2025-01-29", 3, logged=False)
+    assert publish_marts(warehouse, published, "four").changed == ("nps_rolling",)
+    _assert_published_equals(warehouse, published)
+
+    # a full build logged since: every day is hashed
+    change("update marts.nps_rolling set responses = 1 where calendar_date = '2025-01-02'")
+    _log_build(warehouse, None, 4)
+    assert publish_marts(warehouse, published, "five").changed == ("nps_rolling",)
+    _assert_published_equals(warehouse, published)
