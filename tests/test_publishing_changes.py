@@ -23,6 +23,7 @@ from orchestration.publish import (
     publish_marts,
 )
 from orchestration.settings import MONTHLY_LAYOUT, PARQUET_LAYOUT_ENV
+from tests.build_logs import create_build_logs, log_build
 
 
 @pytest.fixture
@@ -321,26 +322,9 @@ def test_an_unusable_parquet_layout_stops_the_run_before_it_starts(
 def _log_build(warehouse: Path, first_day: str | None, hour: int, logged: bool = True) -> None:
     """What a dbt build of nps_rolling logs: its watermark and, unless not `logged` (an older
     model), the first day it rewrote (None: a full build)."""
-    processed_at = f"2025-03-01 {hour:02d}:00:00+00"
     with duckdb.connect(str(warehouse)) as conn:
-        conn.execute("create schema if not exists intermediate")
-        conn.execute(
-            "create table if not exists intermediate.nps_incremental_state "
-            "(model_name varchar, processed_at timestamptz)"
-        )
-        conn.execute(
-            "create table if not exists intermediate.nps_rebuilt_from "
-            "(model_name varchar, first_day date, processed_at timestamptz)"
-        )
-        conn.execute(
-            "insert into intermediate.nps_incremental_state values ('nps_rolling', ?)",
-            [processed_at],
-        )
-        if logged:
-            conn.execute(
-                "insert into intermediate.nps_rebuilt_from values ('nps_rolling', ?, ?)",
-                [first_day, processed_at],
-            )
+        create_build_logs(conn)
+        log_build(conn, "nps_rolling", first_day, f"2025-03-01 {hour:02d}:00:00+00", logged)
 
 
 def _published_value(published: Path, day: str) -> list[tuple]:

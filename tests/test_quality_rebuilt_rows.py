@@ -20,6 +20,7 @@ from orchestration.quality.gx_engine import load_suite_definition
 from orchestration.quality.mart_checks import build_suite_checks
 from orchestration.quality.rebuilt_rows import record_pass, validation_scope
 from orchestration.resources import WarehouseResource
+from tests.build_logs import create_build_logs, log_build
 
 NPS_ROLLING = dg.AssetKey(["marts", "nps_rolling"])
 PUBLISHED = "serving/published_marts"
@@ -33,34 +34,6 @@ COLUMNS = (
     "nps_adjusted_ci_lower, nps_adjusted_ci_upper, is_low_sample, nps_standard_error, "
     "promoter_share, passive_share, detractor_share"
 )
-
-
-def create_build_logs(conn: duckdb.DuckDBPyConnection) -> None:
-    """The schemas and the logs a dbt run of an incremental model writes (macros/)."""
-    conn.execute("set TimeZone = 'UTC'")
-    for schema in ("marts", "intermediate"):
-        conn.execute(f"create schema if not exists {schema}")
-    conn.execute(
-        "create table if not exists intermediate.nps_incremental_state "
-        "(model_name varchar, processed_at timestamptz)"
-    )
-    conn.execute(
-        "create table if not exists intermediate.nps_rebuilt_from "
-        "(model_name varchar, first_day date, processed_at timestamptz)"
-    )
-
-
-def log_build(
-    conn: duckdb.DuckDBPyConnection, model: str, first_day: date | None, processed_at: datetime
-) -> None:
-    """What one run of `model` logs: the first day it rewrote (None: all) and its watermark."""
-    conn.execute(
-        "insert into intermediate.nps_rebuilt_from values (?, ?, ?)",
-        [model, first_day, processed_at],
-    )
-    conn.execute(
-        "insert into intermediate.nps_incremental_state values (?, ?)", [model, processed_at]
-    )
 
 
 def day(index: int) -> date:
