@@ -1,18 +1,18 @@
-"""A raw file longer than NPS_GX_CHUNK_ROWS is validated in chunks (real DuckDB, real GX) and its
-one verdict equals the verdict of validating the whole file at once: duplicates split by their
-key stay together, the row count is judged on the total."""
+"""A raw file longer than NPS_GX_CHUNK_ROWS is never read whole: DuckDB streams it in chunks
+(real DuckDB, real GX) and its one verdict equals the verdict of validating the whole file at
+once: duplicates split by their key stay together, the row count is judged on the total."""
 
 from __future__ import annotations
 
 import json
 
 import duckdb
-import pyarrow as pa
 import pytest
 
 from orchestration.quality.gx_engine import Validator, chunk_key, load_suite_definition
-from orchestration.quality.raw_batches import raw_nps_batch
-from orchestration.quality.raw_validation import grouped_chunks, validate_load
+from orchestration.quality.raw_batch_sql import FileBatch
+from orchestration.quality.raw_batches import nps_file_batch, raw_nps_batch
+from orchestration.quality.raw_validation import validate_load
 from orchestration.quality.readers import CHUNK_ROWS_ENV, configured_chunk_rows
 from tests.test_quality_raw_suite import (
     SURVEYS_CSV,
@@ -59,7 +59,7 @@ def _validate(conn, surveys_csv, validator):
         SUITE,
         ["big.csv"],
         "L",
-        lambda c, f, load, columns=None: raw_nps_batch(c, f, load, surveys_csv, columns),
+        lambda c, f, load, columns=None: nps_file_batch(c, f, load, surveys_csv, columns),
         validator,
         record=False,
     )
@@ -97,11 +97,11 @@ def test_chunked_verdict_equals_the_whole_file_verdict(raw_file, validator, monk
 
 
 def test_the_row_count_band_is_judged_on_the_chunks_total(tmp_path):
-    table = pa.table(
-        {
-            "response_id": [f"r{i}" for i in range(10)],
-            "response_id_trimmed": [f"r{i}" for i in range(10)],
-        }
+    batch = FileBatch(
+        duckdb.connect().sql(
+            "select range + 1 as _source_row, 'r' || range as response_id, "
+            "'r' || range as response_id_trimmed from range(10)"
+        )
     )
     suite = {
         "name": "chunked_row_count",
@@ -116,12 +116,13 @@ def test_the_row_count_band_is_judged_on_the_chunks_total(tmp_path):
             {"type": "expect_column_values_to_be_unique", "kwargs": {"column": "response_id"}},
         ],
     }
-    chunks = list(grouped_chunks(table, "response_id", 3))
-    assert [c.num_rows for c in chunks] == [3, 3, 2, 2]  # ids 0..9 modulo 4 chunks
+    chunks = list(batch.chunks("response_id", 2))
+    assert sum(c.num_rows for c in chunks) == 10
+    assert len(chunks) > 1 and max(c.num_rows for c in chunks) < 10
     (tmp_path / "chunked_row_count.json").write_text(json.dumps(suite))
     own = Validator(expectations_dir=tmp_path)
-    # every chunk alone holds fewer than 4 rows: only their total of 10 can pass
-    for low, high, passes in ((4, 10, True), (10, 20, True), (11, 20, False), (4, 9, False)):
+    # no chunk alone holds 10 rows: only their total can pass
+    for low, high, passes in ((10, 10, True), (10, 20, True), (11, 20, False), (4, 9, False)):
         result = own.validate_chunks(
             "chunked_row_count",
             iter(chunks),
@@ -136,24 +137,39 @@ def test_the_row_count_band_is_judged_on_the_chunks_total(tmp_path):
         own.validate_chunks("chunked_row_count", iter(chunks), "t", {"low": 1, "high": 10})
 
 
-def test_grouped_chunks_keep_every_row_once_and_each_key_in_one_chunk():
-    ids = [f"id{i % 37}" if i % 5 else None for i in range(200)]
-    table = pa.table({"key": ids, "row": list(range(200))})
-    chunks = list(grouped_chunks(table, "key", 50))
-    assert len(chunks) == 4
-    rows = [r for c in chunks for r in c.column("row").to_pylist()]
-    assert sorted(rows) == list(range(200))
-    for chunk in chunks:
-        assert chunk.column("row").to_pylist() == sorted(chunk.column("row").to_pylist())
+def test_streamed_chunks_keep_every_row_once_and_each_key_in_one_chunk():
+    conn = duckdb.connect()
+    # rows stored out of the file's order: chunks still follow _source_row
+    conn.execute(
+        "create table rows as select 200 - range as _source_row, "
+        "case when range % 5 = 0 then null else 'id' || (range % 37) end as key, "
+        "range as payload from range(200)"
+    )
+    batch = FileBatch(conn.sql("select * from rows"))
+    assert batch.rows() == 200
+    assert batch.table(max_rows=199) is None  # longer than asked: not read whole
+    whole = batch.table(max_rows=200)
+    assert whole.column("_source_row").to_pylist() == list(range(1, 201))
+    chunks = list(batch.chunks("key", 50))
+    assert 1 < len(chunks) <= 4  # at most ceil(200 / 50) hash buckets; an empty one is skipped
+    rows = [r for c in chunks for r in c.column("_source_row").to_pylist()]
+    assert sorted(rows) == list(range(1, 201))
     owners: dict[str, set[int]] = {}
     for n, chunk in enumerate(chunks):
+        assert chunk.column_names == ["_source_row", "key", "payload"]
+        assert chunk.column("_source_row").to_pylist() == sorted(
+            chunk.column("_source_row").to_pylist()
+        )
         for key in chunk.column("key").to_pylist():
-            if key is not None:
-                owners.setdefault(key, set()).add(n)
+            owners.setdefault(str(key), set()).add(n)  # nulls too: together
     assert all(len(chunk_numbers) == 1 for chunk_numbers in owners.values())
-    # a file within one chunk is handed over as it is; no key: plain slices
-    assert list(grouped_chunks(table, "key", 200)) == [table]
-    assert [c.num_rows for c in grouped_chunks(table, None, 64)] == [64, 64, 64, 8]
+    # only the columns asked for; a batch within one chunk comes whole; no key: consecutive rows
+    assert {tuple(c.column_names) for c in batch.chunks("key", 50, columns={"key"})} == {("key",)}
+    assert [c.num_rows for c in batch.chunks("key", 200)] == [200]
+    slices = list(batch.chunks(None, 64))
+    assert [c.num_rows for c in slices] == [64, 64, 64, 8]
+    assert [r for c in slices for r in c.column("_source_row").to_pylist()] == list(range(1, 201))
+    assert batch.distinct(["key"]).num_rows == 38  # 37 ids and the null
 
 
 def test_which_suites_can_be_chunked_and_the_setting(monkeypatch):
@@ -177,9 +193,9 @@ def test_only_the_columns_the_suite_and_its_parameters_read_are_built(raw_file, 
     built: list[list[str]] = []
 
     def recording_builder(c, source_file, load_id, columns=None):
-        frame = raw_nps_batch(c, source_file, load_id, surveys_csv, columns)
-        built.append(frame.column_names)
-        return frame
+        batch = nps_file_batch(c, source_file, load_id, surveys_csv, columns)
+        built.append(batch.relation.columns)
+        return batch
 
     (verdict,) = validate_load(
         conn, "nps", SUITE, ["big.csv"], "L", recording_builder, validator, record=False

@@ -11,7 +11,7 @@ import pytest
 from orchestration.landing.feeds import ENPS_RESPONSES
 from orchestration.quality.gx_engine import BatchValidation, Validator, load_suite_definition
 from orchestration.quality.raw_batches import raw_nps_batch
-from orchestration.quality.raw_enps_batches import raw_enps_batch
+from orchestration.quality.raw_enps_batches import enps_file_batch, raw_enps_batch
 from orchestration.quality.raw_parameters import score_mostly, wave_row_count_band
 from orchestration.quality.raw_validation import validate_load
 from orchestration.quality.verdicts import ensure_batch_validations_table, expectation_severity
@@ -426,7 +426,7 @@ def test_a_wave_with_a_tenth_of_its_rows_is_blocked_and_one_a_third_smaller_is_n
         SUITE,
         ["enps/2025-Q2/broken.csv", "enps/2025-Q3/pulse.csv"],
         "L9",
-        raw_enps_batch,
+        enps_file_batch,
         validator,
     )
     assert broken.blocking == ("row_count_plausible",)
@@ -451,7 +451,7 @@ def test_a_share_failure_blocks_a_large_file_and_warns_on_a_small_one(validator)
     insert_enps(conn, "big.csv", "L", big)
     insert_enps(conn, "small.csv", "L", small)
     big_verdict, small_verdict = validate_load(
-        conn, "enps", SUITE, ["big.csv", "small.csv"], "L", raw_enps_batch, validator, record=False
+        conn, "enps", SUITE, ["big.csv", "small.csv"], "L", enps_file_batch, validator, record=False
     )
     assert big_verdict.blocking == ("score_is_integer",)
     assert big_verdict.validation.outcome("score_is_integer").unexpected_count == 20

@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from orchestration.quality.gx_engine import Validator, load_suite_definition
-from orchestration.quality.raw_batches import raw_nps_batch
+from orchestration.quality.raw_batches import nps_file_batch
 from orchestration.quality.raw_parameters import (
     DAILY_COUNTS_TABLE,
     prepare_daily_counts,
@@ -50,7 +50,7 @@ def surveys_csv(tmp_path):
 
 
 def builder(surveys_csv):
-    return lambda conn, source_file, load_id, columns=None: raw_nps_batch(
+    return lambda conn, source_file, load_id, columns=None: nps_file_batch(
         conn, source_file, load_id, surveys_csv, columns
     )
 

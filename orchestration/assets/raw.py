@@ -226,25 +226,25 @@ def raw_tables_to_copy(conn: duckdb.DuckDBPyConnection, feed: Feed) -> list[str]
 
 
 def batch_builders() -> dict[str, Callable[..., object]]:
-    """Per feed: (connection, source_file, load_id, columns=None) -> the frame its raw suite
-    validates (only `columns` when given)."""
-    from orchestration.quality.raw_batches import raw_nps_batch
-    from orchestration.quality.raw_enps_batches import raw_enps_batch
+    """Per feed: (connection, source_file, load_id, columns=None) -> the batch its raw suite
+    validates, not read yet (raw_batch_sql.FileBatch; only `columns` when given)."""
+    from orchestration.quality.raw_batches import nps_file_batch
+    from orchestration.quality.raw_enps_batches import enps_file_batch
     from orchestration.quality.raw_feedback_batches import (
-        raw_action_item_batch,
-        raw_followup_batch,
+        action_item_file_batch,
+        followup_file_batch,
     )
     from orchestration.settings import SEEDS_DIR
 
     return {
-        "nps": lambda conn, source_file, load_id, columns=None: raw_nps_batch(
+        "nps": lambda conn, source_file, load_id, columns=None: nps_file_batch(
             conn, source_file, load_id, SEEDS_DIR / "surveys.csv", columns
         ),
-        "enps": lambda conn, source_file, load_id, columns=None: raw_enps_batch(
+        "enps": lambda conn, source_file, load_id, columns=None: enps_file_batch(
             conn, source_file, load_id, columns=columns
         ),
-        "followups": raw_followup_batch,
-        "action_plans": raw_action_item_batch,
+        "followups": followup_file_batch,
+        "action_plans": action_item_file_batch,
     }
 
 

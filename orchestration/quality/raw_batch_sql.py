@@ -21,7 +21,7 @@ its survey or wave started); the derivations themselves live here once:
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -62,8 +62,8 @@ class ResponseBatchSpec:
     before_start: str
     lowered: tuple[str, ...] = ()
 
-    def sql(self, ordered: bool = True) -> str:
-        """The batch query; `ordered` sorts it by `_source_row` (see `read_batch`)."""
+    def sql(self) -> str:
+        """The batch query, unordered (`FileBatch` orders by `_source_row`)."""
         derived_inputs = [
             *(f"{trimmed('r.' + c)} AS {c}_trimmed" for c in self.trimmed),
             *(f"lower({trimmed('r.' + c)}) AS {c}_text" for c in self.lowered),
@@ -106,54 +106,158 @@ SELECT
     started_on AS {self.started_on},
     submitted_at_ts < CAST(started_on AS TIMESTAMPTZ) AS {self.before_start}
 FROM derived
-{"ORDER BY _source_row" if ordered else ""}
 """
 
 
-def read_batch(
+# the chunk each row of a streamed batch goes to (FileBatch.chunks); not a raw column name
+_CHUNK = "__nps_chunk"
+_ORDER = "__nps_order"
+# rows per record batch DuckDB streams into FileBatch.chunks (gathered into chunks)
+_STREAM_ROWS = 100_000
+
+
+@dataclass(frozen=True)
+class FileBatch:
+    """One landing file's batch, still a DuckDB relation (lazy, unordered): read whole when it
+    is small (`table`), or streamed in chunks (`chunks`) so a backfill of tens of millions of
+    rows is never held in memory at once (a 74M-row file's suite columns took more than the
+    machine's 24 GiB as one Arrow table). `order_by` is the column that gives the file's row
+    order (`_source_row`), None when the relation is ordered already."""
+
+    relation: duckdb.DuckDBPyRelation
+    order_by: str | None = "_source_row"
+
+    def rows(self) -> int:
+        ((count,),) = self.relation.aggregate("count(*)").fetchall()
+        return int(count)
+
+    def table(self, max_rows: int | None = None) -> pa.Table | None:
+        """The batch as one Arrow table in the file's row order; None when `max_rows` is given
+        and the batch has more rows (read no further than one row past it)."""
+        import pyarrow.compute as pc
+
+        relation = self.relation if max_rows is None else self.relation.limit(max_rows + 1)
+        table = relation.to_arrow_table()
+        if max_rows is not None and table.num_rows > max_rows:
+            return None
+        if self.order_by is None:
+            return table
+        # sorted here, not by DuckDB: a sort in the query holds the whole result in DuckDB as
+        # well as in Arrow (2.8 GiB against 1.3 GiB for a 7.4M-row backfill's suite columns)
+        return table.take(pc.sort_indices(table.column(self.order_by)))
+
+    def distinct(self, columns: Collection[str]) -> pa.Table:
+        """The distinct values of `columns` (those the batch has): what a suite's parameters
+        need of a file too long to read whole."""
+        return _projected(self.relation, columns).distinct().to_arrow_table()
+
+    def chunks(
+        self,
+        key: str | None,
+        chunk_rows: int,
+        rows: int | None = None,
+        columns: Collection[str] | None = None,
+    ) -> Iterator[pa.Table]:
+        """The batch as ceil(rows / chunk_rows) Arrow tables of about `chunk_rows` rows each,
+        one at a time, of `columns` only (all if None). With `key`, every row sharing a value
+        of that column is in one table (its chunk is the value's hash modulo the number of
+        chunks, nulls together), so a duplicate is counted as in the whole file; without it
+        (or without that column), consecutive rows. Rows keep the file's order within a
+        table. DuckDB sorts the rows by chunk within its memory limit (spilling to disk)."""
+        import pyarrow as pa
+
+        rows = self.rows() if rows is None else rows
+        parts = max(1, -(-rows // chunk_rows))
+        kept = [c for c in self.relation.columns if columns is None or c in set(columns)]
+        grouped = key is not None and key in self.relation.columns and parts > 1
+        chunk = f"hash({_quoted(key)}) % {parts}" if grouped else "0"
+        sort_keys = [_CHUNK]
+        if self.order_by in self.relation.columns:
+            sort_keys.append(_ORDER)
+        selected = [
+            *map(_quoted, kept or self.relation.columns[:1]),  # one column still counts rows
+            f"{chunk} AS {_CHUNK}",
+            *([f"{_quoted(self.order_by)} AS {_ORDER}"] if _ORDER in sort_keys else []),
+        ]
+        reader = (
+            self.relation.project(", ".join(selected))
+            .order(", ".join(sort_keys))
+            .to_arrow_reader(_STREAM_ROWS)
+        )
+        pending: list[pa.Table] = []
+        pending_rows, current, produced = 0, None, False
+        for record_batch in reader:
+            table = pa.Table.from_batches([record_batch]).drop_columns(sort_keys)
+            for value, start, length in _runs(record_batch.column(_CHUNK)):
+                if pending and value != current:
+                    produced = True
+                    yield pa.concat_tables(pending)
+                    pending, pending_rows = [], 0
+                current = value
+                piece = table.slice(start, length)
+                while piece.num_rows:
+                    # a key's chunk is taken whole; consecutive rows are cut at chunk_rows
+                    room = piece.num_rows if grouped else chunk_rows - pending_rows
+                    pending.append(piece.slice(0, room))
+                    pending_rows += min(room, piece.num_rows)
+                    piece = piece.slice(room)
+                    if not grouped and pending_rows >= chunk_rows:
+                        produced = True
+                        yield pa.concat_tables(pending)
+                        pending, pending_rows = [], 0
+        if pending or not produced:
+            empty = reader.schema.empty_table().drop_columns(sort_keys)
+            yield pa.concat_tables(pending) if pending else empty
+
+
+def _runs(values: pa.Array) -> Iterator[tuple[int, int, int]]:
+    """(value, start, length) of each run of equal values of a sorted integer array."""
+    import numpy as np
+
+    array = values.to_numpy(zero_copy_only=False)
+    starts = [0, *(np.flatnonzero(array[1:] != array[:-1]) + 1).tolist()]
+    ends = [*starts[1:], len(array)]
+    for start, end in zip(starts, ends, strict=True):
+        if end > start:
+            yield int(array[start]), start, end - start
+
+
+def file_batch(
     conn: duckdb.DuckDBPyConnection,
     spec: ResponseBatchSpec,
     source_file: str,
     load_id: str,
     parameters: Mapping[str, Any] | None = None,
     columns: Collection[str] | None = None,
-) -> pa.Table:
-    """The batch of `source_file` as written by load `load_id`, as an Arrow table ordered by
-    `_source_row`: only `columns` (and `_source_row`) when given (see `_projected`).
+) -> FileBatch:
+    """The batch of `source_file` as written by load `load_id`, not read yet: only `columns`
+    (and `_source_row`) when given (see `_projected`).
 
     Sets the connection's TimeZone to UTC (a submitted_at without offset is UTC) and leaves it
     so. `parameters` are extra named parameters `spec.reference_sql` uses."""
-    import pyarrow.compute as pc
-
     conn.execute("SET TimeZone = 'UTC'")
-    if columns is None:
-        relation = conn.sql(
-            spec.sql(),
-            params={"source_file": source_file, "load_id": load_id, **(parameters or {})},
-        )
-        return relation.to_arrow_table()
-    # sorted here, not by DuckDB: a sort in the query holds the whole result in DuckDB as well
-    # as in Arrow (2.8 GiB against 1.3 GiB for a 7.4M-row backfill's suite columns)
     relation = conn.sql(
-        spec.sql(ordered=False),
+        spec.sql(),
         params={"source_file": source_file, "load_id": load_id, **(parameters or {})},
     )
-    unordered = _projected(relation, {*columns, "_source_row"}).to_arrow_table()
-    return unordered.take(pc.sort_indices(unordered.column("_source_row")))
+    if columns is not None:
+        relation = _projected(relation, {*columns, "_source_row"})
+    return FileBatch(relation)
 
 
-def read_feed_batch(
+def feed_file_batch(
     conn: duckdb.DuckDBPyConnection,
     sql: str,
     source_file: str,
     load_id: str,
     columns: Collection[str] | None = None,
-) -> pa.Table:
-    """A batch of a feed without scores (follow-ups, action items): `sql` filters on
-    `$source_file` and `$load_id`. TimeZone UTC and `columns`, as `read_batch`."""
+) -> FileBatch:
+    """A batch of a feed without scores (follow-ups, action items), not read yet: `sql`
+    filters on `$source_file` and `$load_id` and orders the rows. TimeZone UTC and `columns`,
+    as `file_batch`."""
     conn.execute("SET TimeZone = 'UTC'")
     relation = conn.sql(sql, params={"source_file": source_file, "load_id": load_id})
-    return _projected(relation, columns).to_arrow_table()
+    return FileBatch(_projected(relation, columns), order_by=None)
 
 
 def _projected(

@@ -38,8 +38,9 @@ from orchestration.quality.raw_batch_sql import (
     DEFAULT_SCALE_MAX,
     DEFAULT_SCALE_MIN,
     INTEGER_SCORE_PATTERN,
+    FileBatch,
     ResponseBatchSpec,
-    read_batch,
+    file_batch,
     trimmed,
 )
 
@@ -52,6 +53,7 @@ __all__ = [
     "DEFAULT_SCALE_MIN",
     "INTEGER_SCORE_PATTERN",
     "NPS_BATCH",
+    "nps_file_batch",
     "raw_nps_batch",
 ]
 
@@ -76,6 +78,27 @@ NPS_BATCH = ResponseBatchSpec(
 )
 
 
+def nps_file_batch(
+    conn: duckdb.DuckDBPyConnection,
+    source_file: str,
+    load_id: str,
+    surveys_csv: Path,
+    columns: Collection[str] | None = None,
+) -> FileBatch:
+    """The rows of `raw.nps_responses` that load `load_id` wrote for `source_file`, not read
+    yet (`FileBatch`): every raw column plus the derived columns described in this module's
+    docstring. Sets the connection's TimeZone to UTC (so a submitted_at without offset is read
+    as UTC) and leaves it so. Raises FileNotFoundError if `surveys_csv` is missing: validating
+    scores against default scales would hide a broken deployment.
+    """
+    surveys_csv = Path(surveys_csv)
+    if not surveys_csv.is_file():
+        raise FileNotFoundError(f"surveys seed not found: {surveys_csv}")
+    return file_batch(
+        conn, NPS_BATCH, source_file, load_id, {"surveys_csv": str(surveys_csv)}, columns
+    )
+
+
 def raw_nps_batch(
     conn: duckdb.DuckDBPyConnection,
     source_file: str,
@@ -83,16 +106,5 @@ def raw_nps_batch(
     surveys_csv: Path,
     columns: Collection[str] | None = None,
 ) -> pa.Table:
-    """The rows of `raw.nps_responses` that load `load_id` wrote for `source_file`.
-
-    Returns every raw column plus the derived columns described in this module's docstring,
-    ordered by `_source_row`. Sets the connection's TimeZone to UTC (so a submitted_at without
-    offset is read as UTC) and leaves it so. Raises FileNotFoundError if `surveys_csv` is
-    missing: validating scores against default scales would hide a broken deployment.
-    """
-    surveys_csv = Path(surveys_csv)
-    if not surveys_csv.is_file():
-        raise FileNotFoundError(f"surveys seed not found: {surveys_csv}")
-    return read_batch(
-        conn, NPS_BATCH, source_file, load_id, {"surveys_csv": str(surveys_csv)}, columns
-    )
+    """`nps_file_batch` read whole, ordered by `_source_row`."""
+    return nps_file_batch(conn, source_file, load_id, surveys_csv, columns).table()

@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING
 
-from orchestration.quality.raw_batch_sql import ResponseBatchSpec, read_batch
+from orchestration.quality.raw_batch_sql import FileBatch, ResponseBatchSpec, file_batch
 
 if TYPE_CHECKING:
     import duckdb
@@ -78,18 +78,17 @@ ENPS_BATCH = ResponseBatchSpec(
 )
 
 
-def raw_enps_batch(
+def enps_file_batch(
     conn: duckdb.DuckDBPyConnection,
     source_file: str,
     load_id: str,
     wave_started_on: Mapping[str, str] | None = None,
     columns: Collection[str] | None = None,
-) -> pa.Table:
-    """The rows of `raw.enps_responses` that load `load_id` wrote for `source_file`.
-
-    Every raw column plus the derived columns of this module's docstring, ordered by
-    `_source_row`. `wave_started_on` (wave -> ISO date) defaults to the suite's
-    `meta.wave_started_on.waves`. Sets the connection's TimeZone to UTC.
+) -> FileBatch:
+    """The rows of `raw.enps_responses` that load `load_id` wrote for `source_file`, not read
+    yet (`FileBatch`): every raw column plus the derived columns of this module's docstring.
+    `wave_started_on` (wave -> ISO date) defaults to the suite's `meta.wave_started_on.waves`.
+    Sets the connection's TimeZone to UTC.
     """
     if wave_started_on is None:
         from orchestration.quality.gx_engine import load_suite_definition
@@ -97,7 +96,7 @@ def raw_enps_batch(
         meta = load_suite_definition(SUITE).get("meta") or {}
         wave_started_on = (meta.get("wave_started_on") or {}).get("waves") or {}
     overrides = {str(k).strip(): str(v).strip() for k, v in wave_started_on.items()}
-    return read_batch(
+    return file_batch(
         conn,
         ENPS_BATCH,
         source_file,
@@ -105,3 +104,14 @@ def raw_enps_batch(
         {"override_waves": list(overrides), "override_starts": list(overrides.values())},
         columns,
     )
+
+
+def raw_enps_batch(
+    conn: duckdb.DuckDBPyConnection,
+    source_file: str,
+    load_id: str,
+    wave_started_on: Mapping[str, str] | None = None,
+    columns: Collection[str] | None = None,
+) -> pa.Table:
+    """`enps_file_batch` read whole, ordered by `_source_row`."""
+    return enps_file_batch(conn, source_file, load_id, wave_started_on, columns).table()

@@ -20,12 +20,11 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import TYPE_CHECKING
 
-from orchestration.quality.raw_batch_sql import read_feed_batch
+from orchestration.quality.raw_batch_sql import FileBatch, feed_file_batch
 from orchestration.quality.raw_batch_sql import trimmed as _trimmed
 
 if TYPE_CHECKING:
     import duckdb
-    import pyarrow as pa
 
 
 _FOLLOWUP_SQL = f"""
@@ -58,21 +57,21 @@ ORDER BY r._source_row
 """
 
 
-def raw_followup_batch(
+def followup_file_batch(
     conn: duckdb.DuckDBPyConnection,
     source_file: str,
     load_id: str,
     columns: Collection[str] | None = None,
-) -> pa.Table:
+) -> FileBatch:
     """The rows of `raw.followup_events` that load `load_id` wrote for `source_file`."""
-    return read_feed_batch(conn, _FOLLOWUP_SQL, source_file, load_id, columns)
+    return feed_file_batch(conn, _FOLLOWUP_SQL, source_file, load_id, columns)
 
 
-def raw_action_item_batch(
+def action_item_file_batch(
     conn: duckdb.DuckDBPyConnection,
     source_file: str,
     load_id: str,
     columns: Collection[str] | None = None,
-) -> pa.Table:
+) -> FileBatch:
     """The rows of `raw.action_items` that load `load_id` wrote for `source_file`."""
-    return read_feed_batch(conn, _ACTION_SQL, source_file, load_id, columns)
+    return feed_file_batch(conn, _ACTION_SQL, source_file, load_id, columns)

@@ -6,16 +6,18 @@ Each newly written file is one batch: its suite parameters (if the feed has any,
 is stored in `raw.batch_validations` in the same connection, before dbt runs.
 
 A file of more rows than `NPS_GX_CHUNK_ROWS` (default 500,000; a backfill of millions) is
-validated in chunks of about that many rows and the results merged into the file's one verdict
-(`Validator.validate_chunks`): GX's pandas copy of a whole multi-million-row file took
-gigabytes. The rows are split by their response key, so every duplicate lands in the chunk of
-its first copy and uniqueness is counted as over the whole file; the row-count band is judged
-on the chunks' total.
+never read whole: DuckDB counts it, gives the distinct values its suite parameters need, and
+streams it in chunks of about that many rows (`FileBatch.chunks`) whose results are merged into
+the file's one verdict (`Validator.validate_chunks`). GX's pandas copy of a whole
+multi-million-row file took gigabytes, and the Arrow table of a 74M-row backfill's suite
+columns alone more than this machine's 24 GiB. The rows are split by the hash of their
+response key, so every copy of a duplicate lands in one chunk and uniqueness is counted as over
+the whole file; the row-count band is judged on the chunks' total.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -24,12 +26,13 @@ from orchestration.quality.gx_engine import Validator, chunk_key, load_suite_def
 from orchestration.quality.verdicts import Verdict, judge, record_verdicts
 
 if TYPE_CHECKING:
-    import pyarrow as pa
+    from orchestration.quality.raw_batch_sql import FileBatch
 
-# (connection, source_file, load_id, columns=...) -> the file's batch: only `columns` (all if
-# None), a keyword argument
-BatchBuilder = Callable[..., Any]
-# (connection, suite meta, source_file, load_id, batch frame) -> (parameters, metadata details)
+# (connection, source_file, load_id, columns=...) -> the file's batch, not read yet
+# (raw_batch_sql.FileBatch): only `columns` (all if None), a keyword argument
+BatchBuilder = Callable[..., "FileBatch"]
+# (connection, suite meta, source_file, load_id, a frame holding at least the distinct values
+# of the suite's SUITE_PARAMETER_COLUMNS in the file) -> (parameters, metadata details)
 ParameterBuilder = Callable[
     [duckdb.DuckDBPyConnection, Mapping[str, Any], str, str, Any],
     tuple[dict[str, Any], dict[str, Any]],
@@ -121,27 +124,32 @@ def validate_load(
     from orchestration.quality.readers import configured_chunk_rows
 
     chunk_rows = configured_chunk_rows()
+    # a Spark validator takes whole frames only
+    streams = chunkable and hasattr(validator, "validate_chunks")
     for source_file in source_files:
-        frame = build_batch(conn, source_file, load_id, columns=needed)
+        batch = build_batch(conn, source_file, load_id, columns=needed)
+        # None when longer than a chunk: then counted and streamed by DuckDB
+        frame = batch.table(max_rows=chunk_rows if streams else None)
+        rows = batch.rows() if frame is None else frame.num_rows
         parameters: dict[str, Any] | None = None
         details: dict[str, Any] = {}
         if parameters_for is not None:
+            values = frame if frame is not None else batch.distinct(SUITE_PARAMETER_COLUMNS[suite])
             parameters, details = parameters_for(
-                conn, definition.get("meta") or {}, source_file, load_id, frame
+                conn, definition.get("meta") or {}, source_file, load_id, values
             )
-        rows = _rows(frame)
-        frame = only_columns(frame, read)  # the parameters' columns are not the suite's
-        if rows > chunk_rows and chunkable and hasattr(frame, "num_rows"):
+        if frame is None:
             validation = validator.validate_chunks(
                 suite,
-                grouped_chunks(frame, key, chunk_rows),
+                batch.chunks(key, chunk_rows, rows, columns=read),
                 batch=source_file,
                 suite_parameters=parameters,
                 grouped_by=key,
             )
         else:
+            # the parameters' columns are not the suite's
             validation = validator.validate(
-                suite, frame, batch=source_file, suite_parameters=parameters
+                suite, only_columns(frame, read), batch=source_file, suite_parameters=parameters
             )
         del frame
         verdicts.append(judge(definition, validation, rows, details))
@@ -182,31 +190,3 @@ def only_columns(frame: Any, columns: set[str] | None) -> Any:
     if hasattr(frame, "columns") and hasattr(frame, "loc"):  # pandas DataFrame
         return frame[[c for c in frame.columns if c in columns]]
     return frame
-
-
-def _rows(frame: Any) -> int:
-    return int(frame.num_rows) if hasattr(frame, "num_rows") else len(frame)
-
-
-def grouped_chunks(frame: pa.Table, key: str | None, chunk_rows: int) -> Iterator[pa.Table]:
-    """`frame` as ceil(rows / chunk_rows) tables of about `chunk_rows` rows, one at a time.
-    With `key`, all rows sharing a value of that column are in one table (a value's chunk is
-    its dictionary index modulo the number of chunks, so an id seen twice is never split);
-    rows keep their order within a table. Without `key` (or without that column), slices."""
-    import numpy as np
-    import pyarrow.compute as pc
-
-    parts = max(1, -(-frame.num_rows // chunk_rows))
-    if parts == 1:
-        yield frame
-        return
-    if key is None or key not in frame.column_names:
-        for offset in range(0, frame.num_rows, chunk_rows):
-            yield frame.slice(offset, chunk_rows)
-        return
-    # one array, one dictionary: chunk-wise encoding could give a value two indices
-    encoded = pc.dictionary_encode(frame.column(key).combine_chunks())
-    part = pc.fill_null(encoded.indices, 0).to_numpy() % parts  # nulls: no key, any chunk
-    del encoded
-    for index in range(parts):
-        yield frame.take(np.flatnonzero(part == index))
