@@ -12,6 +12,7 @@ import pytest
 from orchestration.quality.gx_engine import Validator, chunk_key, load_suite_definition
 from orchestration.quality.raw_batch_sql import FileBatch
 from orchestration.quality.raw_batches import nps_file_batch, raw_nps_batch
+from orchestration.quality.raw_feedback_batches import followup_file_batch
 from orchestration.quality.raw_validation import validate_load
 from orchestration.quality.readers import CHUNK_ROWS_ENV, configured_chunk_rows
 from tests.test_quality_raw_suite import (
@@ -170,6 +171,28 @@ def test_streamed_chunks_keep_every_row_once_and_each_key_in_one_chunk():
     assert [c.num_rows for c in slices] == [64, 64, 64, 8]
     assert [r for c in slices for r in c.column("_source_row").to_pylist()] == list(range(1, 201))
     assert batch.distinct(["key"]).num_rows == 38  # 37 ids and the null
+
+
+def test_a_feed_batch_follows_the_files_row_order_whole_and_in_chunks():
+    conn = duckdb.connect()
+    conn.execute("create schema raw")
+    # stored out of the file's order, with a second file and load around it
+    conn.execute(
+        "create table raw.followup_events as select "
+        "case when range < 90 then 'f.csv' else 'other.csv' end as _source_file, "
+        "'L' as _load_id, 90 - (range % 90) as _source_row, "
+        "current_timestamp as _loaded_at, 'r' || range as response_id, "
+        "' Contacted ' as event, '2026-10-01T10:00:00' as event_at, null as note "
+        "from range(120)"
+    )
+    batch = followup_file_batch(conn, "f.csv", "L", columns={"event_normalised"})
+    assert batch.rows() == 90
+    whole = batch.table()
+    assert whole.column("_source_row").to_pylist() == list(range(1, 91))
+    assert set(whole.column("event_normalised").to_pylist()) == {"contacted"}
+    slices = list(batch.chunks(None, 25))
+    assert [c.num_rows for c in slices] == [25, 25, 25, 15]
+    assert [r for c in slices for r in c.column("_source_row").to_pylist()] == list(range(1, 91))
 
 
 def test_which_suites_can_be_chunked_and_the_setting(monkeypatch):

@@ -122,10 +122,10 @@ class FileBatch:
     is small (`table`), or streamed in chunks (`chunks`) so a backfill of tens of millions of
     rows is never held in memory at once (a 74M-row file's suite columns took more than the
     machine's 24 GiB as one Arrow table). `order_by` is the column that gives the file's row
-    order (`_source_row`), None when the relation is ordered already."""
+    order (`_source_row`): a relation is unordered, whatever its query said."""
 
     relation: duckdb.DuckDBPyRelation
-    order_by: str | None = "_source_row"
+    order_by: str = "_source_row"
 
     def rows(self) -> int:
         ((count,),) = self.relation.aggregate("count(*)").fetchall()
@@ -140,7 +140,7 @@ class FileBatch:
         table = relation.to_arrow_table()
         if max_rows is not None and table.num_rows > max_rows:
             return None
-        if self.order_by is None:
+        if self.order_by not in table.column_names:
             return table
         # sorted here, not by DuckDB: a sort in the query holds the whole result in DuckDB as
         # well as in Arrow (2.8 GiB against 1.3 GiB for a 7.4M-row backfill's suite columns)
@@ -171,23 +171,22 @@ class FileBatch:
         kept = [c for c in self.relation.columns if columns is None or c in set(columns)]
         grouped = key is not None and key in self.relation.columns and parts > 1
         chunk = f"hash({_quoted(key)}) % {parts}" if grouped else "0"
-        sort_keys = [_CHUNK]
-        if self.order_by in self.relation.columns:
-            sort_keys.append(_ORDER)
+        ordered = self.order_by in self.relation.columns
+        sort_keys = [*([_CHUNK] if grouped else []), *([_ORDER] if ordered else [])]
         selected = [
             *map(_quoted, kept or self.relation.columns[:1]),  # one column still counts rows
             f"{chunk} AS {_CHUNK}",
-            *([f"{_quoted(self.order_by)} AS {_ORDER}"] if _ORDER in sort_keys else []),
+            *([f"{_quoted(self.order_by)} AS {_ORDER}"] if ordered else []),
         ]
-        reader = (
-            self.relation.project(", ".join(selected))
-            .order(", ".join(sort_keys))
-            .to_arrow_reader(_STREAM_ROWS)
-        )
+        relation = self.relation.project(", ".join(selected))
+        if sort_keys:
+            relation = relation.order(", ".join(sort_keys))
+        reader = relation.to_arrow_reader(_STREAM_ROWS)
+        dropped = [_CHUNK, *([_ORDER] if ordered else [])]
         pending: list[pa.Table] = []
         pending_rows, current, produced = 0, None, False
         for record_batch in reader:
-            table = pa.Table.from_batches([record_batch]).drop_columns(sort_keys)
+            table = pa.Table.from_batches([record_batch]).drop_columns(dropped)
             for value, start, length in _runs(record_batch.column(_CHUNK)):
                 if pending and value != current:
                     produced = True
@@ -206,7 +205,7 @@ class FileBatch:
                         yield pa.concat_tables(pending)
                         pending, pending_rows = [], 0
         if pending or not produced:
-            empty = reader.schema.empty_table().drop_columns(sort_keys)
+            empty = reader.schema.empty_table().drop_columns(dropped)
             yield pa.concat_tables(pending) if pending else empty
 
 
@@ -230,34 +229,33 @@ def file_batch(
     parameters: Mapping[str, Any] | None = None,
     columns: Collection[str] | None = None,
 ) -> FileBatch:
-    """The batch of `source_file` as written by load `load_id`, not read yet: only `columns`
-    (and `_source_row`) when given (see `_projected`).
-
-    Sets the connection's TimeZone to UTC (a submitted_at without offset is UTC) and leaves it
-    so. `parameters` are extra named parameters `spec.reference_sql` uses."""
-    conn.execute("SET TimeZone = 'UTC'")
-    relation = conn.sql(
-        spec.sql(),
-        params={"source_file": source_file, "load_id": load_id, **(parameters or {})},
-    )
-    if columns is not None:
-        relation = _projected(relation, {*columns, "_source_row"})
-    return FileBatch(relation)
+    """The batch of `source_file` as written by load `load_id` (`spec`'s query), not read yet.
+    `parameters` are extra named parameters `spec.reference_sql` uses; the rest as
+    `query_file_batch`."""
+    return query_file_batch(conn, spec.sql(), source_file, load_id, columns, parameters)
 
 
-def feed_file_batch(
+def query_file_batch(
     conn: duckdb.DuckDBPyConnection,
     sql: str,
     source_file: str,
     load_id: str,
     columns: Collection[str] | None = None,
+    parameters: Mapping[str, Any] | None = None,
 ) -> FileBatch:
-    """A batch of a feed without scores (follow-ups, action items), not read yet: `sql`
-    filters on `$source_file` and `$load_id` and orders the rows. TimeZone UTC and `columns`,
-    as `file_batch`."""
+    """The batch `sql` selects from a raw table (it filters on `$source_file` and `$load_id`),
+    not read yet: only `columns` (and `_source_row`, the file's row order) when given (see
+    `_projected`).
+
+    Sets the connection's TimeZone to UTC (a timestamp without offset is UTC) and leaves it
+    so."""
     conn.execute("SET TimeZone = 'UTC'")
-    relation = conn.sql(sql, params={"source_file": source_file, "load_id": load_id})
-    return FileBatch(_projected(relation, columns), order_by=None)
+    relation = conn.sql(
+        sql, params={"source_file": source_file, "load_id": load_id, **(parameters or {})}
+    )
+    if columns is not None:
+        relation = _projected(relation, {*columns, "_source_row"})
+    return FileBatch(relation)
 
 
 def _projected(

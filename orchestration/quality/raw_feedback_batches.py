@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import TYPE_CHECKING
 
-from orchestration.quality.raw_batch_sql import FileBatch, feed_file_batch
+from orchestration.quality.raw_batch_sql import FileBatch, query_file_batch
 from orchestration.quality.raw_batch_sql import trimmed as _trimmed
 
 if TYPE_CHECKING:
@@ -39,7 +39,6 @@ WITH batch AS (
 )
 SELECT *, event_at_ts > _loaded_at AS event_at_in_future
 FROM batch
-ORDER BY _source_row
 """
 
 _ACTION_SQL = f"""
@@ -53,7 +52,6 @@ SELECT
     coalesce({_trimmed("r.branch_id")}, {_trimmed("r.department")}) IS NOT NULL AS has_owner_unit
 FROM raw.action_items AS r
 WHERE r._source_file = $source_file AND r._load_id = $load_id
-ORDER BY r._source_row
 """
 
 
@@ -64,7 +62,7 @@ def followup_file_batch(
     columns: Collection[str] | None = None,
 ) -> FileBatch:
     """The rows of `raw.followup_events` that load `load_id` wrote for `source_file`."""
-    return feed_file_batch(conn, _FOLLOWUP_SQL, source_file, load_id, columns)
+    return query_file_batch(conn, _FOLLOWUP_SQL, source_file, load_id, columns)
 
 
 def action_item_file_batch(
@@ -74,4 +72,4 @@ def action_item_file_batch(
     columns: Collection[str] | None = None,
 ) -> FileBatch:
     """The rows of `raw.action_items` that load `load_id` wrote for `source_file`."""
-    return feed_file_batch(conn, _ACTION_SQL, source_file, load_id, columns)
+    return query_file_batch(conn, _ACTION_SQL, source_file, load_id, columns)
