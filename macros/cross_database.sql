@@ -60,3 +60,17 @@
     from information_schema.columns
     where table_schema = '{{ schema_name }}'
 {%- endmacro %}
+
+
+{#- not_materialized(): between a CTE's name and `as`, keeps a CTE that is read more than once
+    inlined (each reader streams it from its source) instead of written out once and read back,
+    which DuckDB and PostgreSQL do by default. For a wide CTE over a large table, writing it out
+    costs more than reading its source again. Spark always inlines and has no such keyword. -#}
+{% macro not_materialized() -%}
+    {{ return(adapter.dispatch('not_materialized', 'nps_warehouse')()) }}
+{%- endmacro %}
+
+{% macro default__not_materialized() -%}
+    as not materialized
+{%- endmacro %}
+

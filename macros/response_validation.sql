@@ -32,16 +32,55 @@
     order by _file_received_at, _source_file, _source_row
 {%- endmacro %}
 
-{#- The receipt columns over a relation that has `quarantine_reason`: receipt_rank and where the
-    first received row of the same response_id came from. -#}
-{% macro response_receipt_columns() -%}
-    row_number() over ({{ nps_warehouse.response_receipt_window() }}) as receipt_rank,
-    first_value(_source_file) over (
-        {{ nps_warehouse.response_receipt_window() }}
-    ) as first_received_source_file,
-    first_value(_source_row) over (
-        {{ nps_warehouse.response_receipt_window() }}
-    ) as first_received_source_row
+{#- The response_ids of `relation` received more than once (as repeated_response_id): only their
+    rows need the receipt window (response_receipts). -#}
+{% macro response_repeated_ids(relation) -%}
+    select response_id as repeated_response_id
+    from {{ relation }}
+    where response_id is not null
+    group by response_id
+    having count(*) > 1
+{%- endmacro %}
+
+{#- The rows of `relation` (it has quarantine_reason) with the receipt columns: receipt_rank and
+    where the first received row of the same response_id came from. `repeated_ids` is
+    response_repeated_ids over it. A row whose response_id was received once is its own first
+    receipt; only the rows of repeated (or missing) response_ids go through the window. One window
+    over every row would sort every column of the relation, comments and emails included (at 100M
+    rows, tens of GB spilled: bench/README.md). `relation` is read twice: declare it
+    {{ not_materialized() }}, so that each reader streams it rather than one writing it out. -#}
+{% macro response_receipts(relation, repeated_ids) -%}
+    select
+        {{ relation }}.*,
+        row_number() over ({{ nps_warehouse.response_receipt_window() }}) as receipt_rank,
+        first_value({{ relation }}._source_file) over (
+            {{ nps_warehouse.response_receipt_window() }}
+        ) as first_received_source_file,
+        first_value({{ relation }}._source_row) over (
+            {{ nps_warehouse.response_receipt_window() }}
+        ) as first_received_source_row
+
+    from {{ relation }}
+    left join {{ repeated_ids }}
+        on {{ relation }}.response_id = {{ repeated_ids }}.repeated_response_id
+    where
+        {{ relation }}.response_id is null
+        or {{ repeated_ids }}.repeated_response_id is not null
+
+    union all
+
+    select
+        {{ relation }}.*,
+        cast(1 as {{ dbt.type_bigint() }}) as receipt_rank,
+        {{ relation }}._source_file as first_received_source_file,
+        {{ relation }}._source_row as first_received_source_row
+
+    from {{ relation }}
+    left join {{ repeated_ids }}
+        on {{ relation }}.response_id = {{ repeated_ids }}.repeated_response_id
+    where
+        {{ relation }}.response_id is not null
+        and {{ repeated_ids }}.repeated_response_id is null
 {%- endmacro %}
 
 {#- accepted, quarantined or duplicate, over a relation with quarantine_reason and receipt_rank. -#}

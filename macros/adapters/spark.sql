@@ -267,3 +267,8 @@
         ~ " where suppression_round = '" ~ round ~ "' and is_suppressed"
     ).columns[0].values()[0]) }}
 {%- endmacro %}
+
+
+{% macro spark__not_materialized() -%}
+    as
+{%- endmacro %}

@@ -32,7 +32,7 @@ with_batch as (
 
 ),
 
-checked as (
+checked {{ not_materialized() }} (
 
     select
         *,
@@ -48,14 +48,16 @@ checked as (
 
 ),
 
+repeated_response_ids as (
+
+    {{ response_repeated_ids('checked') }}
+
+),
+
 ranked as (
 
     -- the first received valid row of a response_id wins; later ones are duplicates
-    select
-        *,
-        {{ response_receipt_columns() }}
-
-    from checked
+    {{ response_receipts('checked', 'repeated_response_ids') }}
 
 ),
 

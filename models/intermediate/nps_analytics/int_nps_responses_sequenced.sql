@@ -11,6 +11,8 @@
 
 {% set respondent_key = "coalesce(respondent_id, 'response:' || response_id)" %}
 {% set upstream_days = nps_upstream_days('int_nps_responses_aggregated') %}
+{#- the row is its respondent's last of the day: the next one (by day and time) is another day's -#}
+{% set day_latest = 'coalesce(following_response_date <> response_date, true)' %}
 
 {{
     config(
@@ -53,6 +55,8 @@ responses as (
 
 keyed as (
 
+    -- in each respondent's responses by day and time, a day's latest response is its last row,
+    -- and the row after it is their next day's first: one window gives both (no self-join)
     select
         response_id,
         {{ respondent_key }} as respondent_key,
@@ -69,39 +73,38 @@ keyed as (
         is_promoter,
         is_passive,
         is_detractor,
-        row_number() over (
-            partition by {{ respondent_key }}, response_date
-            order by submitted_at desc, response_id desc
-        ) = 1 as is_day_latest,
-        {{ nps_processed_at() }} as _processed_at
+        lead(response_date) over (
+            partition by {{ respondent_key }}
+            order by response_date, submitted_at, response_id
+        ) as following_response_date
 
     from responses
-
-),
-
-day_latest as (
-
-    select
-        response_id,
-        lead(response_date) over (
-            partition by respondent_key
-            order by response_date
-        ) as next_response_date
-
-    from keyed
-    where is_day_latest
 
 ),
 
 sequenced as (
 
     select
-        keyed.*,
-        day_latest.next_response_date
+        response_id,
+        respondent_key,
+        submitted_at,
+        response_date,
+        region,
+        district,
+        branch_id,
+        branch_name,
+        survey_id,
+        touchpoint,
+        channel,
+        product,
+        is_promoter,
+        is_passive,
+        is_detractor,
+        {{ day_latest }} as is_day_latest,
+        {{ nps_processed_at() }} as _processed_at,
+        case when {{ day_latest }} then following_response_date end as next_response_date
 
     from keyed
-    left join day_latest
-        on keyed.response_id = day_latest.response_id
 
 ),
 

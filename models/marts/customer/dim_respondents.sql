@@ -23,7 +23,7 @@
 
 with
 
-responses as (
+responses {{ not_materialized() }} (
 
     select * from {{ ref('fct_nps_responses') }}
     where
