@@ -74,3 +74,20 @@
     as not materialized
 {%- endmacro %}
 
+
+{#- nps_null_safe_equal(left, right): true when both are equal or both null (never null itself),
+    as grouping compares keys. -#}
+{% macro nps_null_safe_equal(left, right) -%}
+    ({{ left }} = {{ right }} or ({{ left }} is null and {{ right }} is null))
+{%- endmacro %}
+
+
+{#- nps_hash_bucket(expression, buckets): a number from 0 to buckets - 1 that only depends on the
+    value of `expression` (a text), to split rows into groups by it. -#}
+{% macro nps_hash_bucket(expression, buckets) -%}
+    {{ return(adapter.dispatch('nps_hash_bucket', 'nps_warehouse')(expression, buckets)) }}
+{%- endmacro %}
+
+{% macro default__nps_hash_bucket(expression, buckets) -%}
+    (hash({{ expression }}) % {{ buckets }})
+{%- endmacro %}

@@ -51,10 +51,10 @@
         by_segment.{{ column }},
         {%- endfor %}
         levels.hierarchy_level,
-        case when levels.hierarchy_level <> 'all' then by_segment.region end as region,
-        case when levels.hierarchy_level in ('district', 'branch') then by_segment.district end as district,
-        case when levels.hierarchy_level = 'branch' then by_segment.branch_id end as branch_id,
-        case when levels.hierarchy_level = 'branch' then by_segment.branch_name end as branch_name,
+        {%- for column in branch_columns %}
+        {{ nps_warehouse.nps_level_column_of('levels.hierarchy_level', column, 'by_segment.') }}
+            as {{ column }},
+        {%- endfor %}
         by_segment.segment_type,
         by_segment.segment_value,
         {%- for column in sum_columns %}
@@ -66,13 +66,8 @@
             split_rows.{{ column }},
             {%- endfor %}
             segment_types.segment_type,
-            case segment_types.segment_type
-                when 'survey' then split_rows.survey_id
-                when 'touchpoint' then split_rows.touchpoint
-                when 'channel' then split_rows.channel
-                when 'product' then split_rows.product
-                else 'all'
-            end as segment_value,
+            {{ nps_warehouse.nps_segment_value_of('segment_types.segment_type', 'split_rows.') }}
+                as segment_value,
             {%- for column in sum_columns %}
             sum(split_rows.{{ column }}) as {{ column }}{{ ',' if not loop.last }}
             {%- endfor %}
@@ -233,4 +228,32 @@
         prefix ~ 'segment_type', "'|'",
         prefix ~ 'segment_value',
     ]) }}
+{%- endmacro %}
+
+
+{#- nps_segment_value_of(segment_type, prefix=''): the value a row at branch grain has in the
+    segment type `segment_type` (an expression): its survey_id, touchpoint, channel or product, or
+    'all'. prefix: a table alias with its dot, or any prefix of the column names. -#}
+{% macro nps_segment_value_of(segment_type, prefix='') -%}
+    case {{ segment_type }}
+        when 'survey' then {{ prefix }}survey_id
+        when 'touchpoint' then {{ prefix }}touchpoint
+        when 'channel' then {{ prefix }}channel
+        when 'product' then {{ prefix }}product
+        else 'all'
+    end
+{%- endmacro %}
+
+
+{#- nps_level_column_of(hierarchy_level, column, prefix=''): a branch column (region, district,
+    branch_id, branch_name) of a row at branch grain as a segment of the hierarchy level
+    `hierarchy_level` (an expression) has it: the value at its level and below, null above. -#}
+{% macro nps_level_column_of(hierarchy_level, column, prefix='') -%}
+    {%- set filled_at = {
+        'region': ['region', 'district', 'branch'],
+        'district': ['district', 'branch'],
+        'branch_id': ['branch'],
+        'branch_name': ['branch'],
+    } -%}
+    case when {{ hierarchy_level }} in ('{{ filled_at[column] | join("', '") }}') then {{ prefix }}{{ column }} end
 {%- endmacro %}

@@ -12,6 +12,7 @@ run restricted by nps_partition_start/end. Then the same raw data is rebuilt wit
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -111,7 +112,8 @@ def load(warehouse: Path, landing: Path, load_id: str, now: datetime) -> None:
         conn.close()
 
 
-def dbt_build(warehouse: Path, *args: str, command: str = "build") -> None:
+def dbt_build(warehouse: Path, *args: str, command: str = "build") -> str:
+    """Runs dbt on `warehouse`; returns its output."""
     env = {**os.environ, "NPS_WAREHOUSE": str(warehouse), "DBT_TARGET": "duckdb"}
     completed = subprocess.run(
         [
@@ -130,6 +132,7 @@ def dbt_build(warehouse: Path, *args: str, command: str = "build") -> None:
         timeout=600,
     )
     assert completed.returncode == 0, completed.stdout[-8000:] + completed.stderr[-2000:]
+    return completed.stdout
 
 
 def dbt_run_customer(warehouse: Path) -> None:
@@ -474,6 +477,33 @@ def test_partition_vars_are_validated(tmp_path: Path) -> None:
     )
     assert completed.returncode != 0
     assert "nps_partition_start and nps_partition_end go together" in completed.stdout
+
+
+def test_category_migration_built_in_batches_equals_one_query(
+    incremental_history: dict, tmp_path: Path
+) -> None:
+    full = incremental_history["full"]
+    batched = tmp_path / "batched" / "warehouse.duckdb"
+    batched.parent.mkdir()
+    shutil.copyfile(full, batched)
+    # a few responses per batch: months and quarters each in several runs of pairs
+    output = dbt_build(
+        batched,
+        "--select",
+        "nps_category_migration",
+        "--full-refresh",
+        "--vars",
+        "{nps_migration_batch_responses: 3}",
+        command="run",
+    )
+    batches = re.search(r"nps_category_migration: (\d+) batches", output)
+    assert batches and int(batches.group(1)) > 4, output[-3000:]
+    everything = "select * from marts.nps_category_migration order by all"
+    assert query(batched, everything) == query(full, everything)
+    assert query(batched, PERIOD_TYPES.format(table="marts.nps_category_migration")) == [
+        ("month",),
+        ("quarter",),
+    ]
 
 
 def test_late_response_recomputes_its_period_and_the_next_migration(

@@ -26,3 +26,8 @@
 {% macro postgres__any_value_of(expression) -%}
     min({{ expression }})
 {%- endmacro %}
+
+
+{% macro postgres__nps_hash_bucket(expression, buckets) -%}
+    mod(abs(hashtext({{ expression }})::bigint), {{ buckets }})
+{%- endmacro %}
