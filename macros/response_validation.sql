@@ -32,8 +32,15 @@
     order by _file_received_at, _source_file, _source_row
 {%- endmacro %}
 
-{#- The response_ids of `relation` received more than once (as repeated_response_id): only their
-    rows need the receipt window (response_receipts). -#}
+{#- The receipt columns, in three steps over `relation` (it has quarantine_reason): only the rows of
+    a response_id received more than once (or of none) go through the receipt window, narrow (the
+    row's key and what the window orders by); every other row is its own first receipt. One window
+    over every row sorted every column of the relation, comments and emails included: at 100M
+    rows, tens of GB spilled (bench/README.md). `relation` is read three times: declare it, and
+    the CTEs it reads, {{ not_materialized() }}, so that DuckDB streams each read (the wide one
+    once) rather than writing the relation out. -#}
+
+{#- 1. The response_ids of `relation` received more than once (repeated_response_id). -#}
 {% macro response_repeated_ids(relation) -%}
     select response_id as repeated_response_id
     from {{ relation }}
@@ -42,16 +49,13 @@
     having count(*) > 1
 {%- endmacro %}
 
-{#- The rows of `relation` (it has quarantine_reason) with the receipt columns: receipt_rank and
-    where the first received row of the same response_id came from. `repeated_ids` is
-    response_repeated_ids over it. A row whose response_id was received once is its own first
-    receipt; only the rows of repeated (or missing) response_ids go through the window. One window
-    over every row would sort every column of the relation, comments and emails included (at 100M
-    rows, tens of GB spilled: bench/README.md). `relation` is read twice: declare it
-    {{ not_materialized() }}, so that each reader streams it rather than one writing it out. -#}
-{% macro response_receipts(relation, repeated_ids) -%}
+{#- 2. The receipt columns of the rows of repeated (or missing) response_ids, by row key
+    (_source_file, _source_row, _load_id). -#}
+{% macro response_repeated_receipts(relation, repeated_ids) -%}
     select
-        {{ relation }}.*,
+        {{ relation }}._source_file,
+        {{ relation }}._source_row,
+        {{ relation }}._load_id,
         row_number() over ({{ nps_warehouse.response_receipt_window() }}) as receipt_rank,
         first_value({{ relation }}._source_file) over (
             {{ nps_warehouse.response_receipt_window() }}
@@ -66,21 +70,24 @@
     where
         {{ relation }}.response_id is null
         or {{ repeated_ids }}.repeated_response_id is not null
+{%- endmacro %}
 
-    union all
-
+{#- 3. Every row of `relation` with its receipt columns (`receipts`: step 2). -#}
+{% macro response_with_receipts(relation, receipts) -%}
     select
         {{ relation }}.*,
-        cast(1 as {{ dbt.type_bigint() }}) as receipt_rank,
-        {{ relation }}._source_file as first_received_source_file,
-        {{ relation }}._source_row as first_received_source_row
+        coalesce({{ receipts }}.receipt_rank, 1) as receipt_rank,
+        coalesce({{ receipts }}.first_received_source_file, {{ relation }}._source_file)
+            as first_received_source_file,
+        coalesce({{ receipts }}.first_received_source_row, {{ relation }}._source_row)
+            as first_received_source_row
 
     from {{ relation }}
-    left join {{ repeated_ids }}
-        on {{ relation }}.response_id = {{ repeated_ids }}.repeated_response_id
-    where
-        {{ relation }}.response_id is not null
-        and {{ repeated_ids }}.repeated_response_id is null
+    left join {{ receipts }}
+        on
+            {{ relation }}._source_file = {{ receipts }}._source_file
+            and {{ relation }}._source_row = {{ receipts }}._source_row
+            and {{ relation }}._load_id = {{ receipts }}._load_id
 {%- endmacro %}
 
 {#- accepted, quarantined or duplicate, over a relation with quarantine_reason and receipt_rank. -#}

@@ -56,7 +56,7 @@
 
 with
 
-responses as (
+responses {{ not_materialized() }} (
 
     select * from {{ ref('stg_survey__nps_responses') }}
     {%- if read_files is not none %}
@@ -192,7 +192,7 @@ affected_ids as (
 
 {% endif %}
 
-batch as (
+batch {{ not_materialized() }} (
 
     select responses.*
     from responses
@@ -207,7 +207,7 @@ batch as (
 
 ),
 
-with_scale as (
+with_scale {{ not_materialized() }} (
 
     select
         batch.*,
@@ -227,6 +227,8 @@ with_scale as (
 
 ),
 
+-- read three times by the receipt steps (macros/response_validation.sql), as are the CTEs
+-- it reads: each read streams from raw rather than the wide rows being written out once
 checked {{ not_materialized() }} (
 
     select
@@ -247,10 +249,16 @@ repeated_response_ids as (
 
 ),
 
-ranked as (
+repeated_receipts as (
 
     -- the first received valid row of a response_id wins; later ones are duplicates
-    {{ response_receipts('checked', 'repeated_response_ids') }}
+    {{ response_repeated_receipts('checked', 'repeated_response_ids') }}
+
+),
+
+ranked as (
+
+    {{ response_with_receipts('checked', 'repeated_receipts') }}
 
 ),
 

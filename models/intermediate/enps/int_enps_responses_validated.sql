@@ -4,7 +4,7 @@
 
 with
 
-responses as (
+responses {{ not_materialized() }} (
 
     select * from {{ ref('stg_employee__enps_responses') }}
 
@@ -18,7 +18,7 @@ blocked_batches as (
 
 ),
 
-with_batch as (
+with_batch {{ not_materialized() }} (
 
     select
         responses.*,
@@ -54,10 +54,16 @@ repeated_response_ids as (
 
 ),
 
-ranked as (
+repeated_receipts as (
 
     -- the first received valid row of a response_id wins; later ones are duplicates
-    {{ response_receipts('checked', 'repeated_response_ids') }}
+    {{ response_repeated_receipts('checked', 'repeated_response_ids') }}
+
+),
+
+ranked as (
+
+    {{ response_with_receipts('checked', 'repeated_receipts') }}
 
 ),
 
