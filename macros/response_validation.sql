@@ -87,7 +87,8 @@
         on
             {{ relation }}._source_file = {{ receipts }}._source_file
             and {{ relation }}._source_row = {{ receipts }}._source_row
-            and {{ relation }}._load_id = {{ receipts }}._load_id
+            -- a load id is never null in raw; rows given without one still match themselves
+            and coalesce({{ relation }}._load_id, '') = coalesce({{ receipts }}._load_id, '')
 {%- endmacro %}
 
 {#- accepted, quarantined or duplicate, over a relation with quarantine_reason and receipt_rank. -#}

@@ -7,7 +7,9 @@
     same respondent are ranked and enter the segment fan-out, each once per pair of periods it
     is a side of; the latest response of a side is the smallest of integer keys (min, rolled up from branch
     grain to the hierarchy as nps_segment_rollup does), not a window over every response x
-    segment, and both sides of a pair come out of the same aggregation.
+    segment, and both sides of a pair come out of the same aggregation. A pair with one response
+    on each side (most pairs) skips the per-respondent aggregation: it counts in every segment
+    both responses are in.
 
     Incremental by period (macros/nps_periods.sql): a changed period changes the pairs it is the
     later side of (its own rows) and the earlier side of (the next period's rows), so a run
