@@ -11,14 +11,6 @@
     partition by read_response_periods.respondent_id, read_response_periods.period_type
     order by read_response_periods.submitted_at desc, read_response_periods.response_id desc
 {%- endset %}
-{# each hierarchy level with the branch columns it fills #}
-{% set level_branch_columns = [
-    ('all', []),
-    ('region', ['region']),
-    ('district', ['region', 'district']),
-    ('branch', branch_columns),
-] %}
-{% set null_text = 'cast(null as ' ~ dbt.type_string() ~ ')' %}
 
 responses as (
 
@@ -302,81 +294,14 @@ latest_by_branch_segment as (
 
 ),
 
-latest_by_district_segment as (
-
-    -- up the hierarchy one level at a time (the latest of a node is the latest of its
-    -- children's): fewer and narrower groups at each step than one x4 fan-out of the branch rows
-    select
-        respondent_id,
-        period_type,
-        period_start,
-        region,
-        district,
-        segment_type,
-        segment_value,
-        min(earlier_recency_key) as earlier_recency_key,
-        min(later_recency_key) as later_recency_key
-
-    from latest_by_branch_segment
-    group by 1, 2, 3, 4, 5, 6, 7
-
-),
-
-latest_by_region_segment as (
-
-    select
-        respondent_id,
-        period_type,
-        period_start,
-        region,
-        segment_type,
-        segment_value,
-        min(earlier_recency_key) as earlier_recency_key,
-        min(later_recency_key) as later_recency_key
-
-    from latest_by_district_segment
-    group by 1, 2, 3, 4, 5, 6
-
-),
-
-latest_by_all_segment as (
-
-    select
-        respondent_id,
-        period_type,
-        period_start,
-        segment_type,
-        segment_value,
-        min(earlier_recency_key) as earlier_recency_key,
-        min(later_recency_key) as later_recency_key
-
-    from latest_by_region_segment
-    group by 1, 2, 3, 4, 5
-
-),
-
-latest_by_segment as (
-
-    -- every level's rows, the branch columns below the level null
-    {% for level, filled in level_branch_columns %}
-        select
-            respondent_id,
-            period_type,
-            period_start,
-            '{{ level }}' as hierarchy_level,
-            {% for column in branch_columns %}
-                {{ column if column in filled else null_text }} as {{ column }},
-            {% endfor %}
-            segment_type,
-            segment_value,
-            earlier_recency_key,
-            later_recency_key
-
-        from latest_by_{{ level }}_segment
-        {% if not loop.last %}union all{% endif %}
-    {% endfor %}
-
-),
+{#- up the hierarchy one level at a time: the latest of a node is the latest of its children's #}
+{{ nps_hierarchy_rollup_ctes(
+    'latest_by_segment',
+    'latest_by_branch_segment',
+    ['respondent_id', 'period_type', 'period_start'],
+    ['earlier_recency_key', 'later_recency_key'],
+    'min',
+) }},
 
 complex_pairs as (
 
@@ -507,28 +432,15 @@ migrations as (
     {%- endif -%}
     {%- set batches = [] -%}
     {%- for period_type in period_types -%}
-        {%- set state = namespace(batch=none, previous=0) -%}
-        {%- for period in periods if period['period_type'] == period_type -%}
-            {%- set responses = period['responses'] | int -%}
-            {%- if state.batch is not none and state.batch['responses'] + responses <= limit -%}
-                {%- do state.batch.update({'responses': state.batch['responses'] + responses}) -%}
-            {%- else -%}
-                {%- if state.batch is not none -%}
-                    {%- do state.batch.update({'end': period['period_start'] | string}) -%}
-                    {%- do batches.append(state.batch) -%}
-                {%- endif -%}
-                {%- set state.batch = {
-                    'period_type': period_type,
-                    'first': none if state.batch is none else period['period_start'] | string,
-                    'end': none,
-                    'responses': state.previous + responses,
-                } -%}
-            {%- endif -%}
-            {%- set state.previous = responses -%}
+        {%- set runs = nps_warehouse.nps_runs_of_rows(
+            periods | selectattr('period_type', 'equalto', period_type) | list,
+            'period_start', 'responses', limit, with_previous=true,
+        ) -%}
+        {%- for run in runs -%}
+            {%- do batches.append({
+                'period_type': period_type, 'first': run.first, 'end': run.end, 'responses': run.weight,
+            }) -%}
         {%- endfor -%}
-        {%- if state.batch is not none -%}
-            {%- do batches.append(state.batch) -%}
-        {%- endif -%}
     {%- endfor -%}
     {#- a batch of one pair still above the limit (a quarter pair of a large history) is split by
         respondent: each bucket's respondents' migrations are counted apart and summed -#}
@@ -546,63 +458,22 @@ migrations as (
 {#- The responses a batch reads: those of its pairs' periods and of the period before its first
     pair (the earlier side), of its bucket's respondents. -#}
 {% macro nps_migration_batch_read_condition(batch, period_types) -%}
-    {%- set conditions = [] -%}
-    {%- if batch and batch.first -%}
-        {%- do conditions.append('response_date >= ' ~ nps_warehouse.nps_shifted_period_start(
+    {%- set conditions = nps_warehouse.nps_batch_range_conditions(
+        batch, 'response_date',
+        first=nps_warehouse.nps_shifted_period_start(
             period_types, "'" ~ batch.period_type ~ "'", -1, "cast('" ~ batch.first ~ "' as date)"
-        )) -%}
-    {%- endif -%}
-    {%- if batch and batch.end -%}
-        {%- do conditions.append("response_date < cast('" ~ batch.end ~ "' as date)") -%}
-    {%- endif -%}
+        ) if batch and batch.first,
+    ) -%}
     {%- if batch and batch.buckets > 1 -%}
         {%- do conditions.append(
             nps_warehouse.nps_hash_bucket('respondent_id', batch.buckets) ~ ' = ' ~ batch.bucket
         ) -%}
     {%- endif -%}
-    {{ conditions | join(' and ') if conditions else '1 = 1' }}
+    {{ nps_warehouse.nps_all_of(conditions) }}
 {%- endmacro %}
 
 
 {#- The pairs a batch computes: `column` is the pair's later period. -#}
 {% macro nps_migration_batch_pair_condition(batch, column) -%}
-    {%- set conditions = [] -%}
-    {%- if batch and batch.first -%}
-        {%- do conditions.append(column ~ " >= cast('" ~ batch.first ~ "' as date)") -%}
-    {%- endif -%}
-    {%- if batch and batch.end -%}
-        {%- do conditions.append(column ~ " < cast('" ~ batch.end ~ "' as date)") -%}
-    {%- endif -%}
-    {{ conditions | join(' and ') if conditions else '1 = 1' }}
+    {{ nps_warehouse.nps_all_of(nps_warehouse.nps_batch_range_conditions(batch, column)) }}
 {%- endmacro %}
-
-
-{#- The temporary table (this session only) that holds the batches after the first. -#}
-{% macro nps_migration_batches_relation() -%}
-    {{ this.identifier }}__batches
-{%- endmacro %}
-
-
-{#- Pre-hook of nps_category_migration: the batches after the first, into the temporary table the
-    model's query appends (nps_migration_batches_relation). One query each, one after another. -#}
-{% macro nps_stage_migration_batches(period_types) %}
-    {%- set batches = nps_warehouse.nps_migration_batches(period_types) -%}
-    {%- if batches | length > 1 -%}
-        {{ log(this.identifier ~ ': ' ~ batches | length ~ ' batches of pairs of periods', info=true) }}
-        {%- set staged = nps_warehouse.nps_migration_batches_relation() -%}
-        {%- do run_query('drop table if exists ' ~ staged) -%}
-        {%- for batch in batches[1:] -%}
-            {%- if loop.first -%}
-                {%- do run_query(
-                    'create temporary table ' ~ staged ~ ' as\nwith\n'
-                    ~ nps_warehouse.nps_category_migration_ctes(batch) ~ '\nselect * from migrations'
-                ) -%}
-            {%- else -%}
-                {%- do run_query(
-                    'insert into ' ~ staged ~ '\nwith\n'
-                    ~ nps_warehouse.nps_category_migration_ctes(batch) ~ '\nselect * from migrations'
-                ) -%}
-            {%- endif -%}
-        {%- endfor -%}
-    {%- endif -%}
-{% endmacro %}

@@ -14,7 +14,9 @@
         nps_hierarchy_levels()   -> list of levels, coarse to fine
         nps_segment_types()      -> list of segment types
         nps_segment_key_columns() -> list of the 7 key column names above
-        nps_segment_rollup(relation, group_columns, sum_columns)
+        nps_segment_rollup_ctes(name, relation, group_columns, sum_columns)
+        nps_hierarchy_rollup_ctes(name, branch_relation, group_columns, measures, aggregate,
+                                  measure_type=none)
         nps_day_spine(first_date, last_date)
         nps_values_relation(column, values)
         nps_segment_key(prefix='')
@@ -37,60 +39,93 @@
 {%- endmacro %}
 
 
-{#- nps_segment_rollup(relation, group_columns, sum_columns): a select that sums `sum_columns` of
+{#- nps_segment_rollup_ctes(name, relation, group_columns, sum_columns): CTE definitions (to
+    follow `with` or a comma; no trailing comma) ending in CTE `name`, which sums `sum_columns` of
     `relation` (a ref or CTE name) by `group_columns` x every segment (all hierarchy levels x all
     segment types). `relation` must have non-null region, district, branch_id, branch_name,
-    survey_id, touchpoint, channel, product at branch grain. Output columns: group_columns, the
-    segment key columns, sum_columns.
-    Two cascaded steps keep it linear: split by segment type at branch grain (x5 rows, then
-    grouped), then roll branches up the hierarchy (x4 rows of the much smaller result). -#}
-{% macro nps_segment_rollup(relation, group_columns, sum_columns) -%}
-    {%- set branch_columns = ['region', 'district', 'branch_id', 'branch_name'] -%}
+    survey_id, touchpoint, channel, product at branch grain. `name`'s columns: group_columns, the
+    segment key columns, sum_columns (bigint).
+    Each segment type is its own aggregation of `relation` at branch grain, then
+    nps_hierarchy_rollup_ctes sums the branches up the hierarchy: a third of the time of one x5
+    fan-out into one aggregation and one x4 fan-out of its result (bench/README.md). -#}
+{% macro nps_segment_rollup_ctes(name, relation, group_columns, sum_columns) -%}
+    {%- set branch_grain = group_columns + ['region', 'district', 'branch_id', 'branch_name'] -%}
+{{ name }}__by_branch as (
+
+    {%- for segment_type in nps_warehouse.nps_segment_types() %}
+    {%- set value_column = nps_warehouse.nps_segment_column(segment_type) %}
+    select
+        {%- for column in branch_grain %}
+        {{ column }},
+        {%- endfor %}
+        '{{ segment_type }}' as segment_type,
+        {{ value_column or "'all'" }} as segment_value,
+        {%- for column in sum_columns %}
+        cast(sum({{ column }}) as {{ dbt.type_bigint() }}) as {{ column }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from {{ relation }}
+    group by {{ (branch_grain + ([value_column] if value_column else [])) | join(', ') }}
+    {{ 'union all' if not loop.last }}
+    {%- endfor %}
+
+),
+
+{{ nps_warehouse.nps_hierarchy_rollup_ctes(
+    name, name ~ '__by_branch', group_columns, sum_columns, 'sum', dbt.type_bigint()
+) }}
+{%- endmacro %}
+
+
+{#- nps_hierarchy_rollup_ctes(name, branch_relation, group_columns, measures, aggregate,
+    measure_type=none): CTE definitions (no trailing comma) ending in CTE `name`: the rows of
+    `branch_relation` (a CTE at
+    branch grain: group_columns, region, district, branch_id, branch_name, segment_type,
+    segment_value, measures) as hierarchy level `branch`, and each coarser level aggregated from
+    the next finer one (`aggregate`: sum, min or max, which compose so; cast to `measure_type`
+    when given, as DuckDB's sum of bigints is wider). One level at a time: fewer and narrower
+    groups at each step than one x4 fan-out of the branch rows. `name`'s columns:
+    group_columns, the segment key columns, measures. -#}
+{% macro nps_hierarchy_rollup_ctes(name, branch_relation, group_columns, measures, aggregate, measure_type=none) -%}
+    {%- set finest_first = nps_warehouse.nps_hierarchy_levels() | reverse | list -%}
+    {%- for level in finest_first[1:] %}
+    {%- set kept = group_columns + nps_warehouse.nps_level_branch_columns(level) + ['segment_type', 'segment_value'] %}
+{{ name }}__by_{{ level }} as (
+
+    select
+        {%- for column in kept %}
+        {{ column }},
+        {%- endfor %}
+        {%- for measure in measures %}
+        {%- set aggregated = aggregate ~ '(' ~ measure ~ ')' %}
+        {{ 'cast(' ~ aggregated ~ ' as ' ~ measure_type ~ ')' if measure_type else aggregated }} as {{ measure }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from {{ branch_relation if loop.first else name ~ '__by_' ~ finest_first[loop.index - 1] }}
+    group by {{ kept | join(', ') }}
+
+),
+    {% endfor %}
+{{ name }} as (
+
+    {%- for level in finest_first %}
+    {%- set filled = nps_warehouse.nps_level_branch_columns(level) %}
     select
         {%- for column in group_columns %}
-        by_segment.{{ column }},
+        {{ column }},
         {%- endfor %}
-        levels.hierarchy_level,
-        {%- for column in branch_columns %}
-        {{ nps_warehouse.nps_level_column_of('levels.hierarchy_level', column, 'by_segment.') }}
-            as {{ column }},
+        '{{ level }}' as hierarchy_level,
+        {%- for column in ['region', 'district', 'branch_id', 'branch_name'] %}
+        {{ column if column in filled else 'cast(null as ' ~ dbt.type_string() ~ ')' }} as {{ column }},
         {%- endfor %}
-        by_segment.segment_type,
-        by_segment.segment_value,
-        {%- for column in sum_columns %}
-        cast(sum(by_segment.{{ column }}) as {{ dbt.type_bigint() }}) as {{ column }}{{ ',' if not loop.last }}
+        segment_type,
+        segment_value,
+        {%- for measure in measures %}
+        {{ measure }}{{ ',' if not loop.last }}
         {%- endfor %}
-    from (
-        select
-            {%- for column in group_columns + branch_columns %}
-            split_rows.{{ column }},
-            {%- endfor %}
-            segment_types.segment_type,
-            {{ nps_warehouse.nps_segment_value_of('segment_types.segment_type', 'split_rows.') }}
-                as segment_value,
-            {%- for column in sum_columns %}
-            sum(split_rows.{{ column }}) as {{ column }}{{ ',' if not loop.last }}
-            {%- endfor %}
-        from {{ relation }} as split_rows
-        cross join (
-            {%- for segment_type in nps_warehouse.nps_segment_types() %}
-            select '{{ segment_type }}' as segment_type{{ ' union all' if not loop.last }}
-            {%- endfor %}
-        ) as segment_types
-        group by
-            {%- for position in range(1, (group_columns + branch_columns) | length + 3) %}
-            {{ position }}{{ ',' if not loop.last }}
-            {%- endfor %}
-    ) as by_segment
-    cross join (
-        {%- for level in nps_warehouse.nps_hierarchy_levels() %}
-        select '{{ level }}' as hierarchy_level{{ ' union all' if not loop.last }}
-        {%- endfor %}
-    ) as levels
-    group by
-        {%- for position in range(1, group_columns | length + 8) %}
-        {{ position }}{{ ',' if not loop.last }}
-        {%- endfor %}
+    from {{ branch_relation if loop.first else name ~ '__by_' ~ level }}
+    {{ 'union all' if not loop.last }}
+    {%- endfor %}
+
+)
 {%- endmacro %}
 
 
@@ -236,12 +271,35 @@
     'all'. prefix: a table alias with its dot, or any prefix of the column names. -#}
 {% macro nps_segment_value_of(segment_type, prefix='') -%}
     case {{ segment_type }}
-        when 'survey' then {{ prefix }}survey_id
-        when 'touchpoint' then {{ prefix }}touchpoint
-        when 'channel' then {{ prefix }}channel
-        when 'product' then {{ prefix }}product
+        {%- for named_type in nps_warehouse.nps_segment_types() if nps_warehouse.nps_segment_column(named_type) %}
+        when '{{ named_type }}' then {{ prefix }}{{ nps_warehouse.nps_segment_column(named_type) }}
+        {%- endfor %}
         else 'all'
     end
+{%- endmacro %}
+
+
+{#- nps_segment_column(segment_type): the column of a row at branch grain that holds its value in
+    segment type `segment_type` (a name), none for `all`. -#}
+{% macro nps_segment_column(segment_type) -%}
+    {{ return({
+        'survey': 'survey_id',
+        'touchpoint': 'touchpoint',
+        'channel': 'channel',
+        'product': 'product',
+    }.get(segment_type)) }}
+{%- endmacro %}
+
+
+{#- nps_level_branch_columns(hierarchy_level): the branch columns a segment of the hierarchy level
+    `hierarchy_level` (a name) has filled; the others are null. -#}
+{% macro nps_level_branch_columns(hierarchy_level) -%}
+    {{ return({
+        'all': [],
+        'region': ['region'],
+        'district': ['region', 'district'],
+        'branch': ['region', 'district', 'branch_id', 'branch_name'],
+    }[hierarchy_level]) }}
 {%- endmacro %}
 
 
@@ -249,11 +307,9 @@
     branch_id, branch_name) of a row at branch grain as a segment of the hierarchy level
     `hierarchy_level` (an expression) has it: the value at its level and below, null above. -#}
 {% macro nps_level_column_of(hierarchy_level, column, prefix='') -%}
-    {%- set filled_at = {
-        'region': ['region', 'district', 'branch'],
-        'district': ['district', 'branch'],
-        'branch_id': ['branch'],
-        'branch_name': ['branch'],
-    } -%}
-    case when {{ hierarchy_level }} in ('{{ filled_at[column] | join("', '") }}') then {{ prefix }}{{ column }} end
+    {%- set filled_at = [] -%}
+    {%- for level in nps_warehouse.nps_hierarchy_levels() if column in nps_warehouse.nps_level_branch_columns(level) -%}
+        {%- do filled_at.append(level) -%}
+    {%- endfor -%}
+    case when {{ hierarchy_level }} in ('{{ filled_at | join("', '") }}') then {{ prefix }}{{ column }} end
 {%- endmacro %}

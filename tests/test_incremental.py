@@ -135,10 +135,10 @@ def dbt_build(warehouse: Path, *args: str, command: str = "build") -> str:
     return completed.stdout
 
 
-def dbt_run_customer(warehouse: Path) -> None:
+def dbt_run_customer(warehouse: Path, *args: str) -> str:
     """The models downstream of the customer responses, without tests: keeps the test short
     (the first, the partition-range and the full-refresh runs are whole `dbt build`s)."""
-    dbt_build(warehouse, "--select", "stg_survey__nps_responses+", command="run")
+    return dbt_build(warehouse, "--select", "stg_survey__nps_responses+", *args, command="run")
 
 
 def query(warehouse: Path, sql: str) -> list[tuple]:
@@ -302,7 +302,10 @@ def incremental_history(tmp_path_factory: pytest.TempPathFactory) -> dict:
     backfill.append(row("A5", "2024-12-24", 1, "C1"))
     write_csv(nps / "backfill" / "2024-03_2025-02.csv", backfill)
     load(warehouse, landing, "day4", start + timedelta(days=3))
-    dbt_run_customer(warehouse)
+    # the backfill recomputes a year of daily changes: a few responses per batch of them
+    output = dbt_run_customer(warehouse, "--vars", "{nps_latest_changes_batch_responses: 5}")
+    batches = re.search(r"int_nps_latest_changes_rolled_up: (\d+) batches", output)
+    states["backfill_latest_changes_batches"] = int(batches.group(1)) if batches else 0
 
     # day 5: a late response on an old day, 2024-11-20, for a product never seen before (a
     # new segment); nps_rolling recomputes that day on, and keeps the days before it (every
@@ -479,31 +482,49 @@ def test_partition_vars_are_validated(tmp_path: Path) -> None:
     assert "nps_partition_start and nps_partition_end go together" in completed.stdout
 
 
+def rebuild_in_batches(full: Path, tmp_path: Path, model: str, batch_var: str) -> tuple[Path, int]:
+    """A copy of `full` with `model` rebuilt with `batch_var` at 3 responses: the copy and how
+    many batches the build logged."""
+    batched = tmp_path / "batched" / "warehouse.duckdb"
+    batched.parent.mkdir()
+    shutil.copyfile(full, batched)
+    output = dbt_build(
+        batched, "--select", model, "--full-refresh", "--vars", f"{{{batch_var}: 3}}", command="run"
+    )
+    batches = re.search(rf"{model}: (\d+) batches", output)
+    assert batches, output[-3000:]
+    return batched, int(batches.group(1))
+
+
 def test_category_migration_built_in_batches_equals_one_query(
     incremental_history: dict, tmp_path: Path
 ) -> None:
     full = incremental_history["full"]
-    batched = tmp_path / "batched" / "warehouse.duckdb"
-    batched.parent.mkdir()
-    shutil.copyfile(full, batched)
-    # a few responses per batch: months and quarters each in several runs of pairs
-    output = dbt_build(
-        batched,
-        "--select",
-        "nps_category_migration",
-        "--full-refresh",
-        "--vars",
-        "{nps_migration_batch_responses: 3}",
-        command="run",
+    batched, batches = rebuild_in_batches(
+        full, tmp_path, "nps_category_migration", "nps_migration_batch_responses"
     )
-    batches = re.search(r"nps_category_migration: (\d+) batches", output)
-    assert batches and int(batches.group(1)) > 4, output[-3000:]
+    # months and quarters each in several runs of pairs
+    assert batches > 4
     everything = "select * from marts.nps_category_migration order by all"
     assert query(batched, everything) == query(full, everything)
     assert query(batched, PERIOD_TYPES.format(table="marts.nps_category_migration")) == [
         ("month",),
         ("quarter",),
     ]
+
+
+def test_latest_changes_built_in_batches_equal_one_query(
+    incremental_history: dict, tmp_path: Path
+) -> None:
+    full = incremental_history["full"]
+    batched, batches = rebuild_in_batches(
+        full, tmp_path, "int_nps_latest_changes_rolled_up", "nps_latest_changes_batch_responses"
+    )
+    assert batches > 10
+    everything = "select * from intermediate.int_nps_latest_changes_rolled_up order by all"
+    assert query(batched, everything) == query(full, everything)
+    # and the incremental run that recomputed a year of them after the backfill ran in batches
+    assert incremental_history["states"]["backfill_latest_changes_batches"] > 10
 
 
 def test_late_response_recomputes_its_period_and_the_next_migration(

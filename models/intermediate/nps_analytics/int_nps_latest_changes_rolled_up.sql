@@ -18,8 +18,7 @@
     the day after the last one it holds if that is earlier (the days added since), from the
     responses of the longest window before that day on. -#}
 
-{% set window_end = 'cast(' ~ dbt.dateadd('day', 'windows.window_days', 'day_latest.response_date') ~ ' as date)' %}
-{% set first_recomputed_day = nps_latest_changes_first_day() or 'cast(null as date)' %}
+{% set batches = nps_latest_changes_batches() %}
 
 {{
     config(
@@ -30,138 +29,30 @@
         pre_hook=[
             "{{ nps_create_incremental_state() }}",
             "{{ nps_create_reprocessed_days_log() }}",
+            "{{ nps_stage_batches(nps_latest_changes_batches(), nps_latest_changes_ctes, 'changes') }}",
             "{{ nps_latest_changes_delete_recomputed_days() }}",
         ],
-        post_hook="{{ nps_record_processed() }}",
+        post_hook=[
+            "drop table if exists {{ nps_staged_batches_relation() }}",
+            "{{ nps_record_processed() }}",
+        ],
     )
 }}
 
+-- depends_on: {{ ref('int_nps_responses_sequenced') }}
+-- depends_on: {{ ref('int_nps_responses_aggregated') }}
+
 with
 
-sequenced as (
-
-    select * from {{ ref('int_nps_responses_sequenced') }}
-    {%- if is_incremental() %}
-    where response_date >= cast({{ dbt.dateadd(
-        'day', -(var('nps_rolling_windows') | max), first_recomputed_day
-    ) }} as date)
-    {%- endif %}
-
-),
-
-newest_day as (
-
-    select max(response_date) as response_date
-    from {{ ref('int_nps_responses_sequenced') }}
-
-),
-
-windows as (
-
-    {{ nps_values_relation('window_days', var('nps_rolling_windows')) }}
-
-),
-
-day_latest as (
-
-    select
-        *,
-        case when is_promoter then 1 else 0 end as promoter,
-        case when is_passive then 1 else 0 end as passive,
-        case when is_detractor then 1 else 0 end as detractor
-
-    from sequenced
-    where is_day_latest
-
-),
-
-edges as (
-
-    select
-        day_latest.response_date as change_date,
-        windows.window_days,
-        day_latest.region,
-        day_latest.district,
-        day_latest.branch_id,
-        day_latest.branch_name,
-        day_latest.survey_id,
-        day_latest.touchpoint,
-        day_latest.channel,
-        day_latest.product,
-        day_latest.promoter as promoters_change,
-        day_latest.passive as passives_change,
-        day_latest.detractor as detractors_change
-
-    from day_latest
-    cross join windows
-
-    union all
-
-    select
-        case
-            when day_latest.next_response_date < {{ window_end }} then day_latest.next_response_date
-            else {{ window_end }}
-        end as change_date,
-        windows.window_days,
-        day_latest.region,
-        day_latest.district,
-        day_latest.branch_id,
-        day_latest.branch_name,
-        day_latest.survey_id,
-        day_latest.touchpoint,
-        day_latest.channel,
-        day_latest.product,
-        -day_latest.promoter as promoters_change,
-        -day_latest.passive as passives_change,
-        -day_latest.detractor as detractors_change
-
-    from day_latest
-    cross join windows
-
-),
-
-edges_aggregated as (
-
-    select
-        change_date,
-        window_days,
-        region,
-        district,
-        branch_id,
-        branch_name,
-        survey_id,
-        touchpoint,
-        channel,
-        product,
-        sum(promoters_change) as promoters_change,
-        sum(passives_change) as passives_change,
-        sum(detractors_change) as detractors_change
-
-    from edges
-    where
-        change_date <= (select newest_day.response_date from newest_day)
-    {%- if is_incremental() %}
-        and change_date >= {{ first_recomputed_day }}
-    {%- endif %}
-    group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
-
-),
-
-rolled_up as (
-
-    {{ nps_segment_rollup(
-        'edges_aggregated',
-        ['change_date', 'window_days'],
-        ['promoters_change', 'passives_change', 'detractors_change'],
-    ) }}
-
-),
+{{ nps_latest_changes_ctes(batches[0]) }},
 
 final as (
 
-    select * from rolled_up
-    -- +1 and -1 on the same day and segment cancel out: nothing to carry
-    where promoters_change <> 0 or passives_change <> 0 or detractors_change <> 0
+    select * from changes
+    {%- if batches | length > 1 %}
+    union all
+    select * from {{ nps_staged_batches_relation() }}
+    {%- endif %}
 
 )
 

@@ -29,15 +29,12 @@ aggregated as (
 
 ),
 
-rolled_up as (
-
-    {{ nps_segment_rollup(
-        'aggregated',
-        ['response_date'],
-        ['responses', 'promoters', 'passives', 'detractors'],
-    ) }}
-
-),
+{{ nps_segment_rollup_ctes(
+    'rolled_up',
+    'aggregated',
+    ['response_date'],
+    ['responses', 'promoters', 'passives', 'detractors'],
+) }},
 
 final as (
 

@@ -18,8 +18,9 @@
     min() needs.
 
     Built in batches of pairs of periods when it recomputes every period of a large history
-    (macros/nps_category_migration.sql: the query, nps_migration_batches): this query is the
-    first batch and appends the others, which its pre-hook computed one at a time. -#}
+    (macros/nps_category_migration.sql: the query, nps_migration_batches; macros/nps_batches.sql):
+    this query is the first batch and appends the others, which its pre-hook computed one at a
+    time. -#}
 
 {% set batches = nps_migration_batches(var('nps_migration_period_types')) %}
 {#- the batches are staged before the recomputed periods are deleted: the pre-hook then plans
@@ -34,11 +35,15 @@
         pre_hook=[
             "{{ nps_create_incremental_state() }}",
             "{{ nps_create_reprocessed_days_log() }}",
-            "{{ nps_stage_migration_batches(var('nps_migration_period_types')) }}",
+            "{{ nps_stage_batches(
+                nps_migration_batches(var('nps_migration_period_types')),
+                nps_category_migration_ctes,
+                'migrations',
+            ) }}",
             "{{ nps_delete_recomputed_periods(var('nps_migration_period_types'), with_next=true) }}",
         ],
         post_hook=[
-            "drop table if exists {{ nps_migration_batches_relation() }}",
+            "drop table if exists {{ nps_staged_batches_relation() }}",
             "{{ nps_record_processed() }}",
         ],
     )
@@ -58,7 +63,7 @@ batch_migrations as (
     select * from migrations
     {%- if batches | length > 1 %}
     union all
-    select * from {{ nps_migration_batches_relation() }}
+    select * from {{ nps_staged_batches_relation() }}
     {%- endif %}
 
 ),
