@@ -19,7 +19,8 @@ help:
 	@echo "make docs   - dbt docs for $(WAREHOUSE) on http://127.0.0.1:8080"
 	@echo "make lint   - ruff and sqlfluff"
 	@echo "make metrics - a dbt semantic layer query (MetricFlow) on $(WAREHOUSE)"
-	@echo "make bench  - the pipeline against bare DuckDB (SIZES=\"1m 10m\", default 1m)"
+	@echo "make bench  - the pipeline against bare DuckDB (SIZES=\"1m 10m\", default 1m;"
+	@echo "              SCENARIOS=\"full new-day ...\", default all)"
 
 $(UV):
 	python3 -m pip install --quiet --disable-pip-version-check --target $(CURDIR)/.tools uv
@@ -71,7 +72,7 @@ metrics: setup
 # generated data and runs go to data/bench/<size>/ (reused data, fresh runs); see bench/README.md
 SIZES ?= 1m
 bench: setup
-	$(RUN) python -m bench.run --sizes $(SIZES)
+	$(RUN) python -m bench.run --sizes $(SIZES) $(if $(SCENARIOS),--scenarios $(SCENARIOS))
 
 clean:
 	rm -rf target logs .dagster_home data/warehouse.duckdb

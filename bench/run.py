@@ -11,6 +11,9 @@ For each size (`python -m bench.run --sizes 1m 10m`, or `make bench SIZES="1m 10
 5. `one day, empty`: the same one day of files alone into an empty warehouse, and bare.sql
    over them.
 
+`--scenarios` (`make bench SCENARIOS=...`) runs some of them: full, no-change, new-day, one-day
+(no-change and new-day run the full one first), e.g. `--scenarios full` at 100m.
+
 Each command runs as a subprocess; wall time is measured around it and peak memory is the
 largest sum of VmRSS over the subprocess and all its descendants (dbt runs in its own
 process), polled from /proc every 0.1 s; each phase of a run (see `pipeline_phases`) reports
@@ -300,7 +303,21 @@ def _pipeline_failure(measurement: Measurement) -> list[str]:
     return [f"nps-warehouse run exited {measurement.returncode}:\n    {tail}"]
 
 
-def run_size(data: BenchData, work: Path, log) -> list[Scenario]:
+SCENARIOS = ("full", "no-change", "new-day", "one-day")
+
+
+def scenarios_to_run(requested: list[str]) -> list[str]:
+    """The scenarios in their order, with `full` added when one that builds on it is asked for
+    (no-change and new-day run on top of the full run's warehouse)."""
+    wanted = set(requested)
+    if wanted & {"no-change", "new-day"}:
+        wanted.add("full")
+    return [name for name in SCENARIOS if name in wanted]
+
+
+def run_size(
+    data: BenchData, work: Path, log, selected: list[str] | tuple[str, ...] = SCENARIOS
+) -> list[Scenario]:
     runs = work / "runs"
     shutil.rmtree(runs, ignore_errors=True)
     landing = runs / "landing"
@@ -344,24 +361,31 @@ def run_size(data: BenchData, work: Path, log) -> list[Scenario]:
             scenario.mismatches += compare(warehouse, results)
         log(f"  {scenario.name}: numbers equal: {'yes' if not scenario.mismatches else 'NO'}")
 
-    full = pipeline("full", landing, full_dir / "warehouse.duckdb")
-    bare(full, [data.history], full_dir / "warehouse.duckdb")
-    unchanged = pipeline("no-change", landing, full_dir / "warehouse.duckdb")
-    unchanged.bare = full.bare
-    unchanged.mismatches += compare(full_dir / "warehouse.duckdb", full_dir / "bare_full.duckdb")
-    if "skipped" in unchanged.pipeline.output.lower():
-        unchanged.note = "dbt, GX and publishing skipped"
-    _link_tree(data.new_day_dir, landing)
-    new_day = pipeline("new day", landing, full_dir / "warehouse.duckdb")
-    bare(new_day, [data.history, data.new_day_dir], full_dir / "warehouse.duckdb")
-    day_landing = runs / "landing_one_day"
-    _link_tree(data.new_day_dir, day_landing)
-    one_day = pipeline("one day, empty", day_landing, day_dir / "warehouse.duckdb")
-    bare(one_day, [data.new_day_dir], day_dir / "warehouse.duckdb")
-    new_day.note = (
-        f"{new_day.pipeline.seconds / one_day.pipeline.seconds:.2f}x the one-day run "
-        "on an empty warehouse (target <= 1.3x)"
-    )
+    if "full" in selected:
+        full = pipeline("full", landing, full_dir / "warehouse.duckdb")
+        bare(full, [data.history], full_dir / "warehouse.duckdb")
+    if "no-change" in selected:
+        unchanged = pipeline("no-change", landing, full_dir / "warehouse.duckdb")
+        unchanged.bare = full.bare
+        unchanged.mismatches += compare(
+            full_dir / "warehouse.duckdb", full_dir / "bare_full.duckdb"
+        )
+        if "skipped" in unchanged.pipeline.output.lower():
+            unchanged.note = "dbt, GX and publishing skipped"
+    if "new-day" in selected:
+        _link_tree(data.new_day_dir, landing)
+        new_day = pipeline("new day", landing, full_dir / "warehouse.duckdb")
+        bare(new_day, [data.history, data.new_day_dir], full_dir / "warehouse.duckdb")
+    if "one-day" in selected:
+        day_landing = runs / "landing_one_day"
+        _link_tree(data.new_day_dir, day_landing)
+        one_day = pipeline("one day, empty", day_landing, day_dir / "warehouse.duckdb")
+        bare(one_day, [data.new_day_dir], day_dir / "warehouse.duckdb")
+    if "new-day" in selected and "one-day" in selected:
+        new_day.note = (
+            f"{new_day.pipeline.seconds / one_day.pipeline.seconds:.2f}x the one-day run "
+            "on an empty warehouse (target <= 1.3x)"
+        )
     return scenarios
 
 
@@ -417,6 +441,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", nargs="+", default=["1m"], help="e.g. 1m 10m 100m")
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK, help="data and runs")
     parser.add_argument(
+        "--scenarios",
+        nargs="+",
+        choices=SCENARIOS,
+        default=list(SCENARIOS),
+        help="which to run (default all; no-change and new-day run the full one first), e.g. "
+        "`--scenarios full` for a 100m run",
+    )
+    parser.add_argument(
         "--parquet-layout",
         choices=PARQUET_LAYOUTS,
         default=None,
@@ -438,7 +470,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"{size}: generating landing data (reused when present) ...")
         data = generate(size, work / "data")
         log(f"{size}: {data.responses:,} responses ({data.seconds:.0f} s to generate)")
-        scenarios = run_size(data, work, log)
+        scenarios = run_size(data, work, log, scenarios_to_run(args.scenarios))
         tables.append(table(size, data, scenarios))
         results[size] = [asdict(s) | {"pipeline": _summary(s.pipeline)} for s in scenarios]
         for s in scenarios:

@@ -16,6 +16,7 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # bench/ is a folder of the repository, not an installed package
 
+from bench import run  # noqa: E402
 from bench.bare import run_bare  # noqa: E402
 from bench.generate import generate, parse_size, prefixed  # noqa: E402
 from bench.run import Measurement, compare, measure, pipeline_phases  # noqa: E402
@@ -33,6 +34,15 @@ def replicated(tmp_path_factory: pytest.TempPathFactory):
     mixed = generate("5kx2", root / "mixed")
     parquet = generate("5kx2-parquet", root / "parquet")
     return root, mixed, parquet
+
+
+def test_scenarios_run_in_order_and_the_full_run_comes_first_when_needed() -> None:
+    assert run.scenarios_to_run(list(run.SCENARIOS)) == ["full", "no-change", "new-day", "one-day"]
+    assert run.scenarios_to_run(["new-day"]) == ["full", "new-day"]
+    assert run.scenarios_to_run(["one-day", "no-change"]) == ["full", "no-change", "one-day"]
+    assert run.scenarios_to_run(["one-day"]) == ["one-day"]
+    with pytest.raises(SystemExit):
+        run.main(["--scenarios", "everything"])
 
 
 def test_sizes_and_id_prefixes() -> None:
