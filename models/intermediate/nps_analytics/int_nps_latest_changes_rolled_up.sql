@@ -40,7 +40,6 @@
 }}
 
 -- depends_on: {{ ref('int_nps_responses_sequenced') }}
--- depends_on: {{ ref('int_nps_responses_aggregated') }}
 
 with
 
