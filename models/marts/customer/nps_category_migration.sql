@@ -6,7 +6,7 @@
     Shaped for cost (bench/README.md): only responses in a period next to another period of the
     same respondent are ranked and enter the segment fan-out, each once per pair of periods it
     is a side of; the latest response of a side is the smallest of integer keys (min, rolled up from branch
-    grain to the hierarchy as nps_segment_rollup does), not a window over every response x
+    grain up the hierarchy by nps_hierarchy_rollup_ctes), not a window over every response x
     segment, and both sides of a pair come out of the same aggregation. A pair with one response
     on each side (most pairs) skips the per-respondent aggregation: it counts in every segment
     both responses are in.
