@@ -426,17 +426,21 @@ def _patch_mart(
         return
     day = quote_identifier(str(state.day_column))
     changed_days = f"published.{FINGERPRINT_SCHEMA}.changed_days"
-    conn.execute(
-        f"create or replace table {changed_days} as select unnest(?::date[]) as day", [days]
-    )
-    # "in" never matches a null day: rows without a day are a partition of their own
-    matches = (
-        f"({day} in (select day from {changed_days}) "
-        f"or ({day} is null and exists (select 1 from {changed_days} where day is null)))"
-    )
-    conn.execute(f"delete from {target} where {matches}")
-    conn.execute(f"insert into {target} select * from {source} where {matches}")
-    conn.execute(f"drop table {changed_days}")
+    dated = [changed for changed in days if changed is not None]
+    # one statement per condition: "in" alone is a semi-join, while "in ... or ..." filtered
+    # every row of the mart (nps_rolling at 10m: 1.5 s instead of 0.24 s for a new day's
+    # insert). "in" never matches a null day: rows without a day are a partition of their own
+    matches = [f"{day} is null"] if len(dated) < len(days) else []
+    if dated:
+        conn.execute(
+            f"create or replace table {changed_days} as select unnest(?::date[]) as day", [dated]
+        )
+        matches.append(f"{day} in (select day from {changed_days})")
+    for rows in matches:
+        conn.execute(f"delete from {target} where {rows}")
+        conn.execute(f"insert into {target} select * from {source} where {rows}")
+    if dated:
+        conn.execute(f"drop table {changed_days}")
 
 
 def _month_file(day: object) -> str:
