@@ -126,13 +126,13 @@ def test_only_changed_marts_and_days_are_written(warehouse: Path, tmp_path: Path
     assert recorded_days == [(30 - 1 + 1 + 1,)]  # 30 days, one gone, one new, no day
 
     # only the rows without a day, then only dated rows: each patched on its own
-    for change in (
-        "update marts.daily set responses = -2 where day is null",
-        "update marts.daily set responses = responses + 1 where day = '2025-01-07'",
+    for run_id, change in (
+        ("four", "update marts.daily set responses = -2 where day is null"),
+        ("five", "update marts.daily set responses = responses + 1 where day = '2025-01-07'"),
     ):
         with duckdb.connect(str(warehouse)) as conn:
             conn.execute(change)
-        assert publish_marts(warehouse, published, f"after {change}").changed == ("daily",)
+        assert publish_marts(warehouse, published, run_id).changed == ("daily",)
         _assert_published_equals(warehouse, published)
 
 
