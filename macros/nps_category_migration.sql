@@ -6,6 +6,8 @@
 {% set keys = nps_segment_key_columns() %}
 {% set period_types = var('nps_migration_period_types') %}
 {% set branch_columns = ['region', 'district', 'branch_id', 'branch_name'] %}
+{#- once per render: on an incremental run it queries the built table's period types -#}
+{% set recomputes_all_periods = nps_recomputes_all_periods(period_types) %}
 {#- a respondent's responses of a period type, latest first -#}
 {% set respondent_recency -%}
     partition by read_response_periods.respondent_id, read_response_periods.period_type
@@ -61,7 +63,7 @@ read_responses as (
     from responses
     where
         {{ nps_migration_batch_read_condition(batch, period_types) }}
-        {%- if not nps_recomputes_all_periods(period_types) %}
+        {%- if not recomputes_all_periods %}
         -- no period read starts before the first one
         and response_date >= (
             select min(starts.period_start)
@@ -93,7 +95,7 @@ read_response_periods {{ not_materialized() }} (
 
 ),
 
-{%- if not nps_recomputes_all_periods(period_types) %}
+{%- if not recomputes_all_periods %}
 
 recomputed_respondents as (
 
@@ -119,7 +121,7 @@ respondent_periods as (
         count(*) as responses
 
     from read_response_periods
-    {%- if not nps_recomputes_all_periods(period_types) %}
+    {%- if not recomputes_all_periods %}
     where exists (
         select 1 from recomputed_respondents
         where
